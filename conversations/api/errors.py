@@ -1,0 +1,54 @@
+"""Every API error is JSON `{"code", "detail"}` (plus `fields` for invalid input)."""
+
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ..errors import ConversationError, error_body, http_status
+
+
+def _first_message(data, prefix: str = "") -> str:
+    """`field: message` of the first error in DRF's nested error data."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = key if key == "non_field_errors" else f"{prefix}{key}"
+            found = _first_message(value, f"{name}." if key != "non_field_errors" else prefix)
+            if found:
+                return found if key == "non_field_errors" or ": " in found else f"{name}: {found}"
+        return ""
+    if isinstance(data, list):
+        for value in data:
+            found = _first_message(value, prefix)
+            if found:
+                return found
+        return ""
+    return str(data)
+
+
+def validation_error_body(detail) -> dict:
+    """The error body of invalid input, from DRF's nested error data."""
+    return {
+        "code": "invalid",
+        "detail": _first_message(detail) or "Invalid input.",
+        "fields": detail,
+    }
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ConversationError | Http404):
+        return Response(error_body(exc), status=http_status(exc))
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = validation_error_body(response.data)
+    elif isinstance(exc, exceptions.ParseError):
+        response.data = {"code": "malformed_json", "detail": f"The body is not valid JSON: {exc}"}
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else "error",
+            "detail": str(exc.detail),
+        }
+    return response

@@ -1,0 +1,206 @@
+"""Request shapes (checked here, then handed to services) and response shapes (documented
+here; the data itself comes from `selectors` so the API, the websocket and the model see
+the same message dicts)."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import Conversation, Message
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "A content item in the OpenAI Responses vocabulary, e.g. "
+        '{"type": "input_text", "text": "..."} or {"type": "input_image", "file_id": "..."}.',
+        "properties": {"type": {"type": "string"}},
+        "required": ["type"],
+        "additionalProperties": True,
+    }
+)
+class ContentItemField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+        ],
+        "description": "Text, or a list of content items (input_text, input_image, input_file).",
+    }
+)
+class ContentField(serializers.JSONField):
+    pass
+
+
+class ReferenceSerializer(serializers.Serializer):
+    type = serializers.CharField(required=False, default="text")
+    name = serializers.CharField(required=False, allow_blank=True, default="")
+    url = serializers.CharField(required=False, allow_blank=True, default="")
+    content = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class FeedbackSerializer(serializers.Serializer):
+    rating = serializers.ChoiceField(choices=["good", "bad"])
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    reasons = serializers.ListField(
+        child=serializers.CharField(), required=False, default=list, max_length=20
+    )
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    parent_id = serializers.UUIDField(allow_null=True)
+    role = serializers.ChoiceField(choices=Message.Role.choices)
+    status = serializers.ChoiceField(choices=Message.Status.choices)
+    model = serializers.CharField()
+    content = serializers.ListField(child=ContentItemField())
+    references = ReferenceSerializer(many=True)
+    error = serializers.JSONField(allow_null=True, help_text='{"code", "message"} or null')
+    usage = serializers.JSONField(
+        allow_null=True, help_text="input_tokens, output_tokens, reasoning_tokens"
+    )
+    flags = serializers.JSONField(allow_null=True)
+    feedback = FeedbackSerializer(allow_null=True, help_text="The requesting user's rating")
+    sibling_ids = serializers.ListField(
+        child=serializers.UUIDField(), help_text="This message and its siblings, oldest first"
+    )
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class MessageListSerializer(serializers.Serializer):
+    messages = MessageSerializer(many=True)
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    current_leaf_id = serializers.UUIDField(read_only=True, allow_null=True)
+    tools = serializers.ListField(child=serializers.DictField(), required=False)
+    context = serializers.DictField(
+        required=False, help_text="Merged shallowly on update; a key set to null is removed."
+    )
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "title",
+            "system_prompt",
+            "model",
+            "tools",
+            "context",
+            "archived",
+            "current_leaf_id",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    messages = MessageSerializer(many=True, read_only=True, help_text="The current branch")
+    hints = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="Suggested first prompts"
+    )
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "messages", "hints"]
+
+
+class ContinueSerializer(serializers.Serializer):
+    content = ContentField()
+    parent_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Default: the current leaf"
+    )
+    references = serializers.ListField(
+        child=serializers.JSONField(), required=False, allow_null=True
+    )
+    attachments = serializers.ListField(
+        child=serializers.UUIDField(), required=False, default=list, help_text="Attachment ids"
+    )
+    stream = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Answer with Server-Sent Events (as does Accept: text/event-stream)",
+    )
+
+
+class EditSerializer(serializers.Serializer):
+    content = ContentField()
+    references = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        allow_null=True,
+        help_text="Default: the edited message's references",
+    )
+    attachments = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
+
+
+class BranchSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField(help_text="Show the newest branch through this message")
+
+
+class ShareCreateSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Last message shared; default: current leaf"
+    )
+    selected = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        allow_null=True,
+        help_text="Share only these messages of the branch",
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ShareSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    conversation_id = serializers.UUIDField()
+    message_id = serializers.UUIDField()
+    selected = serializers.ListField(child=serializers.UUIDField(), allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    view_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    active = serializers.BooleanField()
+    url = serializers.URLField(help_text="The public read-only page")
+    api_url = serializers.URLField(help_text="The same snapshot as JSON")
+
+
+class SharedMessageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    role = serializers.CharField()
+    status = serializers.CharField()
+    model = serializers.CharField()
+    content = serializers.ListField(child=ContentItemField())
+    references = ReferenceSerializer(many=True)
+    created_at = serializers.DateTimeField()
+
+
+class SharedSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    shared_at = serializers.DateTimeField()
+    messages = SharedMessageSerializer(many=True)
+
+
+class ExportSerializer(serializers.Serializer):
+    format = serializers.CharField(help_text='"chatproject.conversation"')
+    version = serializers.IntegerField()
+    exported_at = serializers.DateTimeField(read_only=True)
+    conversation = serializers.DictField()
+    messages = serializers.ListField(child=serializers.DictField())
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    created_at = serializers.DateTimeField()

@@ -1,0 +1,136 @@
+"""Server-Sent Events: a reply's websocket events as `data:` lines, `id:` = its `seq`.
+
+The reply runs in the process's runner registry, not in the response: a client
+that goes away stops only its own stream, and can resume with
+`GET /api/messages/{id}/stream/`, which starts from an exact snapshot.
+"""
+
+import asyncio
+import json
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.http import StreamingHttpResponse
+from rest_framework.renderers import BaseRenderer
+
+from .. import generation, selectors
+from ..events import conversation_group, finished_event
+from ..models import Message
+
+# A comment line this often keeps proxies from closing a quiet stream.
+KEEPALIVE_SECONDS = 15
+FINISHED = ("message.completed", "message.failed")
+
+
+class Subscription:
+    """A channel of our own in the conversation's group, joined before anything starts,
+    so that no event of the reply can be missed."""
+
+    def __init__(self, conversation_id):
+        self.layer = get_channel_layer()
+        self.group = conversation_group(conversation_id)
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(self.group, self.channel)
+
+    async def close(self) -> None:
+        await self.layer.group_discard(self.group, self.channel)
+
+    async def events(self):
+        """The group's events, and None now and then while it is quiet."""
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(
+                        self.layer.receive(self.channel), timeout=KEEPALIVE_SECONDS
+                    )
+                except TimeoutError:
+                    yield None
+                    continue
+                yield message["event"]
+        finally:
+            await self.close()
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets DRF accept `Accept: text/event-stream`; errors go out as one `error` event."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return _sse({"type": "error", **data}).encode()
+
+
+def _sse(event: dict) -> str:
+    seq = f"id: {event['seq']}\n" if "seq" in event else ""
+    return f"{seq}data: {json.dumps(event)}\n\n"
+
+
+async def _reply_lines(subscription: Subscription, reply: Message, *, from_snapshot=False):
+    """The reply's events in order. `from_snapshot`: it is already running, so deltas count
+    only after the snapshot its runner sends, and only those newer than it."""
+    ours = {str(reply.id), str(reply.parent_id)}
+    seq = None if from_snapshot else 0
+    async for event in subscription.events():
+        if event is None:
+            yield ": keep-alive\n\n"
+            continue
+        if (event.get("message_id") or event.get("message", {}).get("id")) not in ours:
+            continue
+        if event["type"] == "message.snapshot":
+            seq = event["seq"]
+        elif event["type"] == "message.delta":
+            if seq is None or event["seq"] <= seq:
+                continue
+            seq = event["seq"]
+        yield _sse(event)
+        if event["type"] in FINISHED and event["message"]["id"] == str(reply.id):
+            return
+
+
+async def _final_lines(event: dict):
+    yield _sse(event)
+
+
+def _response(lines) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
+    return response
+
+
+def _follow(subscription: Subscription, reply: Message, user) -> StreamingHttpResponse:
+    """Stream a reply that already exists: from a snapshot while it runs, else its end."""
+    reply.refresh_from_db(fields=["status"])
+    if reply.is_finished:
+        async_to_sync(subscription.close)()
+        message = selectors.message_dict_for_user(user=user, message_id=reply.id)
+        return _response(_final_lines(finished_event(message)))
+    running = reply.status == Message.Status.IN_PROGRESS
+    if running:
+        async_to_sync(generation.request_sync)(reply.id, subscription.channel)
+    return _response(_reply_lines(subscription, reply, from_snapshot=running))
+
+
+def continue_stream(*, conversation, user, start) -> StreamingHttpResponse:
+    """Subscribe, call `start()` (a service returning `(reply, created)`), then stream the
+    reply, run in the background; a replayed request (same Idempotency-Key) follows the
+    reply it started before."""
+    subscription = Subscription(conversation.id)
+    try:
+        reply, created = start()
+    except BaseException:
+        async_to_sync(subscription.close)()
+        raise
+    if not created:
+        return _follow(subscription, reply, user)
+    if reply.status == Message.Status.IN_PROGRESS:
+        async_to_sync(generation.replies.start)(reply.id)
+    return _response(_reply_lines(subscription, reply))
+
+
+def resume_stream(*, reply: Message, user) -> StreamingHttpResponse:
+    """A reply's stream for a client that lost it (`Last-Event-ID` or a new tab)."""
+    return _follow(Subscription(reply.conversation_id), reply, user)

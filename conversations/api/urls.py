@@ -1,0 +1,36 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("conversations/", views.ConversationListView.as_view(), name="conversations"),
+    path("conversations/import/", views.ImportView.as_view(), name="import"),
+    path("conversations/<str:pk>/", views.ConversationDetailView.as_view(), name="conversation"),
+    path(
+        "conversations/<str:pk>/messages/",
+        views.ConversationMessagesView.as_view(),
+        name="conversation-messages",
+    ),
+    path("conversations/<str:pk>/continue/", views.ContinueView.as_view(), name="continue"),
+    path("conversations/<str:pk>/branch/", views.BranchView.as_view(), name="branch"),
+    path("conversations/<str:pk>/export/", views.ExportView.as_view(), name="export"),
+    path("conversations/<str:pk>/shares/", views.ShareListView.as_view(), name="shares"),
+    path("messages/<str:pk>/", views.MessageDetailView.as_view(), name="message"),
+    path("messages/<str:pk>/stream/", views.MessageStreamView.as_view(), name="stream"),
+    path("messages/<str:pk>/edit/", views.EditView.as_view(), name="edit"),
+    path("messages/<str:pk>/reset/", views.ResetView.as_view(), name="reset"),
+    path("messages/<str:pk>/cancel/", views.CancelView.as_view(), name="cancel"),
+    path("messages/<str:pk>/feedback/", views.FeedbackView.as_view(), name="feedback"),
+    path("attachments/", views.AttachmentUploadView.as_view(), name="attachments"),
+    path("attachments/<str:pk>/", views.AttachmentDetailView.as_view(), name="attachment"),
+    path("shares/<str:token>/", views.ShareDetailView.as_view(), name="share"),
+    path("shared/<str:token>/", views.SharedView.as_view(), name="shared"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Any other route under /api/ is a JSON 404 too (paths without the final slash are
+    # left to APPEND_SLASH).
+    re_path(r"^.*/$", views.UnknownRouteView.as_view()),
+]

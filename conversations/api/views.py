@@ -1,0 +1,453 @@
+"""REST API views (DESIGN §7): thin, they check the request shape, call a service or a
+selector, and return selector dicts. Access goes through `selectors.*_get_for_user`, so
+anyone else's object is a 404."""
+
+from asgiref.sync import async_to_sync
+from django.http import FileResponse, Http404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..generation import run_reply
+from ..models import Message
+from . import serializers as s
+from . import streaming
+from .throttling import GenerationThrottle
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A retry with the same key returns the reply already started.",
+)
+
+
+class ConversationPagination(CursorPagination):
+    ordering = "-updated_at"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def branch_response(*, user, conversation, http_status=status.HTTP_200_OK) -> Response:
+    conversation.refresh_from_db(fields=["current_leaf", "title", "updated_at"])
+    branch = selectors.conversation_branch(conversation=conversation)
+    messages = selectors.message_dicts_for_user(
+        user=user, messages=branch, conversation_id=conversation.id
+    )
+    return Response({"messages": messages}, status=http_status)
+
+
+def conversation_detail(*, user, conversation) -> dict:
+    branch = selectors.conversation_branch(conversation=conversation)
+    data = s.ConversationSerializer(conversation).data
+    data["messages"] = selectors.message_dicts_for_user(
+        user=user, messages=branch, conversation_id=conversation.id
+    )
+    data["hints"] = selectors.conversation_hints(conversation=conversation, branch=branch)
+    return data
+
+
+def run_if_started(reply: Message, created: bool) -> None:
+    """Run a reply this request started, in the request, then the queue behind it. A
+    queued one waits for the running one (whose runner drains the queue), unless nothing
+    runs any more: then the oldest waiting reply starts here. A replayed one (same
+    Idempotency-Key) is already taken care of."""
+    if not created:
+        return
+    if reply.status == Message.Status.QUEUED:
+        reply = services.generation_claim_next(conversation_id=reply.conversation_id)
+    if reply is not None and reply.status == Message.Status.IN_PROGRESS:
+        async_to_sync(run_reply)(reply.id)
+
+
+def idempotency_key(request) -> str:
+    return request.headers.get("Idempotency-Key", "")
+
+
+@extend_schema(tags=["conversations"])
+class ConversationListView(generics.ListCreateAPIView):
+    """Your conversations, most recently updated first; `?q=` searches titles and text."""
+
+    serializer_class = s.ConversationSerializer
+    pagination_class = ConversationPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, description="Search titles and messages"),
+            OpenApiParameter("archived", OpenApiTypes.BOOL, description="Archived ones instead"),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        archived = self.request.query_params.get("archived", "").lower() in {"1", "true", "yes"}
+        return selectors.conversation_list_for_user(
+            user=self.request.user,
+            archived=archived,
+            query=self.request.query_params.get("q", ""),
+        )
+
+    @extend_schema(responses={201: s.ConversationDetailSerializer})
+    def post(self, request, *args, **kwargs):
+        serializer = s.ConversationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("archived", None)
+        conversation = services.conversation_create(owner=request.user, **data)
+        return Response(
+            conversation_detail(user=request.user, conversation=conversation),
+            status=status.HTTP_201_CREATED,
+        )
+
+
+@extend_schema(tags=["conversations"])
+class ConversationDetailView(APIView):
+    """One conversation with its current branch as `messages`."""
+
+    def get_object(self):
+        return selectors.conversation_get_for_user(user=self.request.user, id=self.kwargs["pk"])
+
+    @extend_schema(responses=s.ConversationDetailSerializer)
+    def get(self, request, pk):
+        return Response(conversation_detail(user=request.user, conversation=self.get_object()))
+
+    @extend_schema(request=s.ConversationSerializer, responses=s.ConversationDetailSerializer)
+    def patch(self, request, pk):
+        conversation = self.get_object()
+        serializer = s.ConversationSerializer(conversation, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        conversation = services.conversation_update(
+            conversation=conversation, **serializer.validated_data
+        )
+        return Response(conversation_detail(user=request.user, conversation=conversation))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        services.conversation_delete(conversation=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["conversations"])
+class ConversationMessagesView(APIView):
+    """The whole tree, oldest first (every branch)."""
+
+    @extend_schema(responses=s.MessageListSerializer)
+    def get(self, request, pk):
+        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
+        messages = selectors.conversation_tree(conversation=conversation)
+        return Response(
+            {
+                "messages": selectors.message_dicts_for_user(
+                    user=request.user, messages=messages, conversation_id=conversation.id
+                )
+            }
+        )
+
+
+@extend_schema(tags=["messages"])
+class ContinueView(APIView):
+    """Send a message and get the reply: answers the whole current branch after it. While
+    another reply is being written, the new reply is `queued` (up to CHAT_QUEUE_LIMIT)."""
+
+    throttle_classes = [GenerationThrottle]
+    renderer_classes = [JSONRenderer, streaming.EventStreamRenderer]
+
+    @extend_schema(
+        request=s.ContinueSerializer,
+        responses=s.MessageListSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request, pk):
+        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
+        serializer = s.ContinueSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def start():
+            return services.message_continue(
+                conversation=conversation,
+                content=data["content"],
+                parent_id=data.get("parent_id"),
+                references=data.get("references"),
+                attachments=data["attachments"],
+                idempotency_key=idempotency_key(request),
+            )
+
+        if data["stream"] or "text/event-stream" in request.headers.get("Accept", ""):
+            return streaming.continue_stream(
+                conversation=conversation, user=request.user, start=start
+            )
+        reply, created = start()
+        run_if_started(reply, created)
+        return branch_response(user=request.user, conversation=conversation)
+
+
+@extend_schema(tags=["conversations"])
+class BranchView(APIView):
+    """Switch branch: show the newest leaf under `message_id`."""
+
+    @extend_schema(request=s.BranchSerializer, responses=s.ConversationDetailSerializer)
+    def post(self, request, pk):
+        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
+        serializer = s.BranchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = selectors.message_get_for_user(
+            user=request.user, id=serializer.validated_data["message_id"]
+        )
+        conversation = services.conversation_switch_branch(
+            conversation=conversation, message=message
+        )
+        return Response(conversation_detail(user=request.user, conversation=conversation))
+
+
+@extend_schema(tags=["conversations"])
+class ExportView(APIView):
+    """The whole tree as versioned JSON, or `?as=openai`: the current branch as OpenAI
+    chat messages."""
+
+    @extend_schema(
+        responses=s.ExportSerializer,
+        parameters=[OpenApiParameter("as", OpenApiTypes.STR, enum=["openai"])],
+    )
+    def get(self, request, pk):
+        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
+        if request.query_params.get("as") == "openai":
+            chat = selectors.conversation_export_openai(conversation=conversation)
+            return Response({"messages": chat})
+        return Response(selectors.conversation_export(conversation=conversation))
+
+
+@extend_schema(tags=["conversations"])
+class ImportView(APIView):
+    """A new conversation from an export."""
+
+    @extend_schema(request=s.ExportSerializer, responses={201: s.ConversationDetailSerializer})
+    def post(self, request):
+        conversation = services.conversation_import(owner=request.user, data=request.data)
+        return Response(
+            conversation_detail(user=request.user, conversation=conversation),
+            status=status.HTTP_201_CREATED,
+        )
+
+
+@extend_schema(tags=["messages"])
+class MessageDetailView(APIView):
+    def get_object(self):
+        return selectors.message_get_for_user(user=self.request.user, id=self.kwargs["pk"])
+
+    @extend_schema(responses=s.MessageSerializer)
+    def get(self, request, pk):
+        message_id = self.get_object().id
+        return Response(selectors.message_dict_for_user(user=request.user, message_id=message_id))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        """Delete the message and everything under it."""
+        services.message_delete(message=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["messages"])
+class MessageStreamView(APIView):
+    """Follow a reply as Server-Sent Events: a snapshot of where it stands (`id:` = its
+    `seq`), then every later delta, then `message.completed` or `message.failed`. Use it to
+    resume a stream that broke (whatever `Last-Event-ID` was, the snapshot is exact)."""
+
+    renderer_classes = [JSONRenderer, streaming.EventStreamRenderer]
+
+    @extend_schema(responses={(200, "text/event-stream"): OpenApiTypes.STR})
+    def get(self, request, pk):
+        reply = selectors.message_get_for_user(user=request.user, id=pk)
+        return streaming.resume_stream(reply=reply, user=request.user)
+
+
+@extend_schema(tags=["messages"])
+class EditView(APIView):
+    """A new version of a user message (a new branch) and its reply."""
+
+    throttle_classes = [GenerationThrottle]
+
+    @extend_schema(
+        request=s.EditSerializer, responses=s.MessageListSerializer, parameters=[IDEMPOTENCY_KEY]
+    )
+    def post(self, request, pk):
+        message = selectors.message_get_for_user(user=request.user, id=pk)
+        serializer = s.EditSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        reply, created = services.message_edit(
+            message=message,
+            content=data["content"],
+            references=data.get("references"),
+            attachments=data["attachments"],
+            idempotency_key=idempotency_key(request),
+        )
+        run_if_started(reply, created)
+        return branch_response(user=request.user, conversation=message.conversation)
+
+
+@extend_schema(tags=["messages"])
+class ResetView(APIView):
+    """Regenerate an assistant reply (a new sibling reply)."""
+
+    throttle_classes = [GenerationThrottle]
+
+    @extend_schema(request=None, responses=s.MessageListSerializer, parameters=[IDEMPOTENCY_KEY])
+    def post(self, request, pk):
+        message = selectors.message_get_for_user(user=request.user, id=pk)
+        reply, created = services.message_reset(
+            message=message, idempotency_key=idempotency_key(request)
+        )
+        run_if_started(reply, created)
+        return branch_response(user=request.user, conversation=message.conversation)
+
+
+@extend_schema(tags=["messages"])
+class CancelView(APIView):
+    """Stop a queued or running reply; what it wrote so far is kept."""
+
+    @extend_schema(request=None, responses=s.MessageSerializer)
+    def post(self, request, pk):
+        message = selectors.message_get_for_user(user=request.user, id=pk)
+        services.message_cancel(message=message)
+        return Response(selectors.message_dict_for_user(user=request.user, message_id=message.id))
+
+
+@extend_schema(tags=["messages"])
+class FeedbackView(APIView):
+    """Your rating of a reply: PUT sets it (replacing yours), DELETE clears it."""
+
+    @extend_schema(request=s.FeedbackSerializer, responses=s.FeedbackSerializer)
+    def put(self, request, pk):
+        message = selectors.message_get_for_user(user=request.user, id=pk)
+        serializer = s.FeedbackSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        feedback = services.feedback_set(
+            message=message, user=request.user, **serializer.validated_data
+        )
+        return Response(s.FeedbackSerializer(feedback).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        message = selectors.message_get_for_user(user=request.user, id=pk)
+        services.feedback_clear(message=message, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def share_dict(request, share) -> dict:
+    data = selectors.share_to_dict(share)
+    data["url"] = request.build_absolute_uri(reverse("shared", args=[share.token]))
+    data["api_url"] = request.build_absolute_uri(reverse("api:shared", args=[share.token]))
+    return data
+
+
+@extend_schema(tags=["shares"])
+class ShareListView(APIView):
+    @extend_schema(responses=s.ShareSerializer(many=True))
+    def get(self, request, pk):
+        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
+        shares = selectors.share_list_for_conversation(conversation=conversation)
+        return Response([share_dict(request, share) for share in shares])
+
+    @extend_schema(request=s.ShareCreateSerializer, responses={201: s.ShareSerializer})
+    def post(self, request, pk):
+        """Create a read-only link to the branch up to a message, or to a selection."""
+        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
+        serializer = s.ShareCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        message = None
+        if data.get("message_id"):
+            message = selectors.message_get_for_user(user=request.user, id=data["message_id"])
+        share = services.share_create(
+            conversation=conversation,
+            user=request.user,
+            message=message,
+            selected=data.get("selected"),
+            expires_at=data.get("expires_at"),
+        )
+        return Response(share_dict(request, share), status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["shares"])
+class ShareDetailView(APIView):
+    @extend_schema(responses=s.ShareSerializer)
+    def get(self, request, token):
+        share = selectors.share_get_for_user(user=request.user, token=token)
+        return Response(share_dict(request, share))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, token):
+        """Revoke the link: it answers 404 from now on."""
+        services.share_revoke(share=selectors.share_get_for_user(user=request.user, token=token))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["shares"])
+class SharedView(APIView):
+    """Public and read-only: the shared messages, without owner data."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=s.SharedSerializer, auth=[])
+    def get(self, request, token):
+        share = selectors.share_get_public(token=token)
+        services.share_record_view(share=share)
+        return Response(selectors.share_public_dict(share=share))
+
+
+@extend_schema(tags=["attachments"])
+class AttachmentUploadView(APIView):
+    """Upload an image or file (multipart `file`); send its id in a message's
+    `attachments`, or as `file_id` of an input_image / input_file item."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=s.AttachmentUploadSerializer, responses={201: s.AttachmentSerializer})
+    def post(self, request):
+        serializer = s.AttachmentUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attachment = services.attachment_create(
+            owner=request.user, file=serializer.validated_data["file"]
+        )
+        return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+@extend_schema(tags=["attachments"])
+class AttachmentDetailView(APIView):
+    """Download one of your uploads (images show as thumbnails in the chat)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, pk):
+        attachment = selectors.attachment_get_for_user(user=request.user, id=pk)
+        return FileResponse(
+            attachment.file.open("rb"),
+            content_type=attachment.content_type,
+            filename=attachment.name,
+            # Uploads are shown, never run: only raster images open in the page.
+            as_attachment=attachment.content_type not in INLINE_TYPES,
+        )
+
+
+@extend_schema(exclude=True)
+class UnknownRouteView(APIView):
+    """Every method of an unknown route answers the API's JSON 404."""
+
+    permission_classes = [AllowAny]
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise Http404("No such API route: see /api/docs/.")

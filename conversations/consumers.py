@@ -1,0 +1,175 @@
+"""The websocket of one conversation (DESIGN §6): thin, it validates frames and calls services."""
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.http import Http404
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+from . import generation, selectors, services
+from .api.errors import validation_error_body
+from .api.serializers import ContinueSerializer, EditSerializer
+from .api.throttling import check_generation_rate
+from .errors import ConversationError, error_body
+from .events import conversation_group, finished_event
+from .models import Message
+
+
+class MessageIdSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField()
+
+
+class SyncSerializer(MessageIdSerializer):
+    after_seq = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+class CreateSerializer(ContinueSerializer):
+    idempotency_key = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class EditFrameSerializer(EditSerializer, MessageIdSerializer):
+    idempotency_key = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+def validated(serializer_class, frame: dict) -> dict:
+    serializer = serializer_class(data=frame)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ConversationConsumer(AsyncJsonWebsocketConsumer):
+    conversation = None
+
+    async def connect(self):
+        user = self.scope["user"]
+        conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        if not user.is_authenticated:
+            await self.close()
+            return
+        try:
+            self.conversation = await database_sync_to_async(selectors.conversation_get_for_user)(
+                user=user, id=conversation_id
+            )
+        except Http404:
+            # The same refusal as for a conversation that does not exist.
+            await self.close()
+            return
+        self.group = conversation_group(self.conversation.id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if self.conversation is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            frame = json.loads(text_data or "")
+        except ValueError:
+            await self.send_error("invalid_json", "Frames must be JSON text.")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error("invalid_frame", 'A frame is a JSON object with a "type".')
+            return
+        handler = self.frame_handlers.get(frame["type"])
+        if handler is None:
+            known = ", ".join(sorted(self.frame_handlers))
+            await self.send_error(
+                "unknown_type", f"Unknown frame type {frame['type']!r}; use {known}."
+            )
+            return
+        try:
+            await getattr(self, handler)(frame)
+        except ValidationError as exc:
+            await self.send_json({"type": "error", **validation_error_body(exc.detail)})
+        except (ConversationError, Http404) as exc:
+            await self.send_json({"type": "error", **error_body(exc)})
+
+    async def send_error(self, code: str, detail: str):
+        await self.send_json({"type": "error", "code": code, "detail": detail})
+
+    async def conversation_event(self, message):
+        """A change announced by a service or a running reply: pass it on as it is."""
+        await self.send_json(message["event"])
+
+    # Client frames (DESIGN §6) and the methods that handle them.
+    frame_handlers = {
+        "message.create": "create_message",
+        "message.edit": "edit_message",
+        "message.reset": "reset_message",
+        "generation.cancel": "cancel_generation",
+        "branch.switch": "switch_branch",
+        "sync": "sync",
+    }
+
+    @database_sync_to_async
+    def get_message(self, message_id) -> Message:
+        """A message of this socket's conversation; any other id is not found."""
+        message = selectors.message_get_for_user(user=self.scope["user"], id=message_id)
+        if message.conversation_id != self.conversation.id:
+            raise Http404("No such message in this conversation.")
+        return message
+
+    async def start(self, reply: Message, created: bool) -> None:
+        # The reply runs on its own: this handler returns at once.
+        if created and reply.status == Message.Status.IN_PROGRESS:
+            await generation.replies.start(reply.id)
+
+    async def check_rate(self) -> None:
+        await database_sync_to_async(check_generation_rate)(self.scope["user"])
+
+    async def create_message(self, frame):
+        data = validated(CreateSerializer, frame)
+        await self.check_rate()
+        reply, created = await database_sync_to_async(services.message_continue)(
+            conversation=self.conversation,
+            content=data["content"],
+            parent_id=data.get("parent_id"),
+            references=data.get("references"),
+            attachments=data["attachments"],
+            idempotency_key=data["idempotency_key"],
+        )
+        await self.start(reply, created)
+
+    async def edit_message(self, frame):
+        data = validated(EditFrameSerializer, frame)
+        await self.check_rate()
+        message = await self.get_message(data["message_id"])
+        reply, created = await database_sync_to_async(services.message_edit)(
+            message=message,
+            content=data["content"],
+            references=data.get("references"),
+            attachments=data["attachments"],
+            idempotency_key=data["idempotency_key"],
+        )
+        await self.start(reply, created)
+
+    async def reset_message(self, frame):
+        message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
+        await self.check_rate()
+        reply, created = await database_sync_to_async(services.message_reset)(message=message)
+        await self.start(reply, created)
+
+    async def cancel_generation(self, frame):
+        message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
+        await database_sync_to_async(services.message_cancel)(message=message)
+
+    async def switch_branch(self, frame):
+        message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
+        await database_sync_to_async(services.conversation_switch_branch)(
+            conversation=self.conversation, message=message
+        )
+
+    async def sync(self, frame):
+        """Catch up on a reply: its runner answers with a snapshot, or, once it has
+        finished, the stored message does."""
+        message = await self.get_message(validated(SyncSerializer, frame)["message_id"])
+        if message.status == Message.Status.IN_PROGRESS:
+            await generation.request_sync(message.id, self.channel_name)
+            return
+        stored = await database_sync_to_async(selectors.message_dict_for_user)(
+            user=self.scope["user"], message_id=message.id
+        )
+        await self.send_json(finished_event(stored))

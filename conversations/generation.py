@@ -1,0 +1,442 @@
+"""Runs assistant replies: the branch goes to the model, what comes back is streamed to
+every open tab and stored.
+
+A reply belongs to a `ReplyRunner` task owned by the process-wide `replies`
+registry, never to the socket or request that asked for it. Deltas go to the
+conversation's channel-layer group, numbered by `seq` and coalesced; the text is
+written in batches (`CHECKPOINT_INTERVAL`), not per token. Each runner also
+listens on a channel of its own (group `reply.<id>`) for `sync` requests, answered
+with an exact snapshot, and for cancels coming from any process.
+"""
+
+import asyncio
+import base64
+import contextvars
+import copy
+import logging
+import time
+from datetime import timedelta
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+
+from . import selectors, services
+from .events import EVENT_TYPE, reply_group, send_event
+from .llm import reply_events
+from .llm.accumulate import ReplyAccumulator
+from .llm.base import ProviderError
+from .models import Attachment, Conversation, Message
+from .serialization import message_to_dict
+
+logger = logging.getLogger(__name__)
+
+# Deltas arriving within this many seconds go out as one frame.
+COALESCE_INTERVAL = 0.03
+# A running reply writes its text at most this often (and once at the end).
+CHECKPOINT_INTERVAL = 0.5
+# A runner shows it is alive this often even while the model is silent...
+HEARTBEAT_INTERVAL = 10.0
+# ...and a reply silent for this long has lost its runner (its process died).
+STALE_AFTER = timedelta(seconds=45)
+
+
+def _data_url(attachment: Attachment) -> str:
+    with attachment.file.open("rb") as handle:
+        encoded = base64.b64encode(handle.read()).decode("ascii")
+    return f"data:{attachment.content_type};base64,{encoded}"
+
+
+def expand_attachments(messages: list[dict], *, owner_id) -> list[dict]:
+    """Replace `file_id` items by the file's bytes (as data URLs) for the model."""
+    ids = {
+        item["file_id"]
+        for message in messages
+        for item in message["content"]
+        if item["type"] in ("input_image", "input_file") and item.get("file_id")
+    }
+    if not ids:
+        return messages
+    attachments = {
+        str(attachment.id): attachment
+        for attachment in Attachment.objects.filter(owner_id=owner_id, id__in=ids)
+    }
+    for message in messages:
+        expanded = []
+        for item in message["content"]:
+            attachment = attachments.get(item.get("file_id") or "")
+            if attachment is not None and item["type"] == "input_image":
+                item = {"type": "input_image", "image_url": _data_url(attachment)}
+            elif attachment is not None and item["type"] == "input_file":
+                item = {
+                    "type": "input_file",
+                    "filename": attachment.name,
+                    "file_data": _data_url(attachment),
+                }
+            expanded.append(item)
+        message["content"] = expanded
+    return messages
+
+
+def build_model_input(reply: Message) -> list[dict]:
+    """Root -> parent of `reply` (never sibling branches), in the API shape."""
+    path = selectors.message_path(conversation_id=reply.conversation_id, leaf_id=reply.parent_id)
+    messages = selectors.model_input(messages=path)
+    return expand_attachments(messages, owner_id=reply.conversation.owner_id)
+
+
+def final_status(accumulator: ReplyAccumulator, error: dict | None) -> tuple[str, dict | None]:
+    """(status, error) of a reply that stopped with `error` (None: the stream ended)."""
+    has_content = bool(accumulator.content)
+    if error is not None:
+        return (Message.Status.INCOMPLETE if has_content else Message.Status.FAILED), error
+    if accumulator.finish_reason == "length":
+        return Message.Status.INCOMPLETE, {
+            "code": "max_tokens",
+            "message": "The reply reached the length limit and was cut short.",
+        }
+    if accumulator.finish_reason == "content_filter":
+        return Message.Status.INCOMPLETE, {
+            "code": "content_filter",
+            "message": "The provider's content filter stopped the reply.",
+        }
+    if not has_content:
+        return Message.Status.FAILED, {
+            "code": "empty_reply",
+            "message": "The model returned nothing. Try again or rephrase.",
+        }
+    return Message.Status.COMPLETED, None
+
+
+class ReplyCancelled(Exception):
+    """The reply was cancelled (here or in another process) while it ran."""
+
+
+class ReplyRunner:
+    """Runs one `in_progress` reply to its end: streams, checkpoints, stores."""
+
+    def __init__(self, reply_id, *, provider=None):
+        self.reply_id = reply_id
+        self.provider = provider
+        self.accumulator = ReplyAccumulator()
+        self.conversation_id = None
+        self.base = {}  # the reply as stored at the start, for snapshots
+        self.cancel_requested = False
+        self.streaming = False
+        self.seq = 0
+        self.pending = []  # (item_index, item_type, delta) not yet numbered and sent
+        self.flush_handle = None
+        self.last_publish = 0.0
+        self.last_checkpoint = 0.0
+        self.send_lock = asyncio.Lock()
+        self.layer = get_channel_layer()
+        self.channel = None  # the listener's own channel, once it listens
+
+    # Database steps (sync, run through sync_to_async)
+
+    def load(self) -> tuple[Message, Conversation, list[dict]]:
+        reply = Message.objects.select_related("conversation").get(id=self.reply_id)
+        self.base = message_to_dict(reply)
+        return reply, reply.conversation, build_model_input(reply)
+
+    def finish(self, status: str, error: dict | None) -> Message | None:
+        return services.reply_finish(
+            reply_id=self.reply_id,
+            content=self.accumulator.content,
+            status=status,
+            usage=self.accumulator.usage,
+            error=error,
+        )
+
+    # Streaming
+
+    def take_frames(self) -> list[dict]:
+        """Number the pending deltas, joined per item, as `message.delta` frames.
+        Synchronous, so the accumulator always equals what frames up to `seq` carry."""
+        frames = []
+        for item_index, item_type, delta in self.pending:
+            last = frames[-1] if frames else None
+            if last and last["item_index"] == item_index and last["item_type"] == item_type:
+                last["delta"] += delta
+                continue
+            frames.append(
+                {
+                    "type": "message.delta",
+                    "message_id": str(self.reply_id),
+                    "item_index": item_index,
+                    "item_type": item_type,
+                    "delta": delta,
+                }
+            )
+        self.pending = []
+        for frame in frames:
+            self.seq += 1
+            frame["seq"] = self.seq
+        return frames
+
+    async def publish(self) -> None:
+        if self.flush_handle is not None:
+            self.flush_handle.cancel()
+            self.flush_handle = None
+        async with self.send_lock:
+            for frame in self.take_frames():
+                await send_event(self.conversation_id, frame)
+        self.last_publish = time.monotonic()
+
+    async def on_delta(self, item_index: int, item_type: str, delta: str) -> None:
+        self.pending.append((item_index, item_type, delta))
+        if time.monotonic() - self.last_publish >= COALESCE_INTERVAL:
+            await self.publish()
+        elif self.flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self.flush_handle = loop.call_later(
+                COALESCE_INTERVAL, lambda: loop.create_task(self.publish())
+            )
+        if time.monotonic() - self.last_checkpoint >= CHECKPOINT_INTERVAL:
+            await self.checkpoint(self.accumulator.content)
+
+    async def checkpoint(self, content) -> None:
+        """Write what arrived so far (or only a heartbeat); stop if the reply stopped."""
+        self.last_checkpoint = time.monotonic()
+        running = await sync_to_async(services.reply_checkpoint)(
+            reply_id=self.reply_id, content=copy.deepcopy(content) if content else None
+        )
+        if not running:
+            raise ReplyCancelled()
+
+    async def send_snapshot(self, reply_to: str | None = None) -> None:
+        """Send the reply as it stands, with the `seq` it stands at, to one socket, or to
+        every tab when `reply_to` is None."""
+        async with self.send_lock:
+            frames = self.take_frames()
+            snapshot = {
+                "type": "message.snapshot",
+                "seq": self.seq,
+                "message": {**self.base, "content": copy.deepcopy(self.accumulator.content)},
+            }
+            for frame in frames:
+                await send_event(self.conversation_id, frame)
+            if reply_to is None:
+                await send_event(self.conversation_id, snapshot)
+            else:
+                await self.layer.send(reply_to, {"type": EVENT_TYPE, "event": snapshot})
+
+    def stop(self, task: asyncio.Task) -> None:
+        """Stop streaming because the reply was cancelled (once streaming is over, only
+        note it: the task is storing the reply and must not be interrupted)."""
+        self.cancel_requested = True
+        if self.streaming:
+            task.cancel()
+
+    async def stop_listening(self, listener: asyncio.Task) -> None:
+        """End the listener with a message rather than a cancel: cancelling a pending
+        channels_redis receive leaves its blocking pop behind and stalls the event loop's
+        shutdown for the layer's pop timeout (5 s per reply run in a request)."""
+        if self.channel is not None and not listener.done():
+            try:
+                await self.layer.send(self.channel, {"type": "reply.stop"})
+                await asyncio.wait_for(asyncio.shield(listener), timeout=1)
+            except Exception:
+                logger.debug("Listener of reply %s did not stop by itself", self.reply_id)
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+
+    async def listen(self, task: asyncio.Task) -> None:
+        """Serve sync requests and cancels for this reply; keep its heartbeat."""
+        channel = self.channel = await self.layer.new_channel()
+        await self.layer.group_add(reply_group(self.reply_id), channel)
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(
+                        self.layer.receive(channel), timeout=HEARTBEAT_INTERVAL
+                    )
+                except TimeoutError:
+                    if time.monotonic() - self.last_checkpoint >= HEARTBEAT_INTERVAL:
+                        await self.checkpoint(None)
+                    continue
+                if message["type"] == "reply.stop":
+                    return
+                if message["type"] == "reply.sync":
+                    await self.send_snapshot(message["reply_to"])
+                elif message["type"] == "reply.cancel":
+                    self.stop(task)
+        except ReplyCancelled:
+            self.stop(task)
+        finally:
+            await self.layer.group_discard(reply_group(self.reply_id), channel)
+
+    async def stream(self, conversation: Conversation, reply: Message, messages: list[dict]):
+        """Feed the model's events through the accumulator, within the time limits."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.LLM_TOTAL_TIMEOUT
+        first = True
+        async with asyncio.timeout(
+            min(loop.time() + settings.LLM_FIRST_TOKEN_TIMEOUT, deadline)
+        ) as limit:
+            async for event in reply_events(
+                messages,
+                system_prompt=conversation.system_prompt,
+                model=reply.model,
+                tools=conversation.tools or None,
+                provider=self.provider,
+            ):
+                if first:
+                    first = False
+                    limit.reschedule(deadline)
+                items = len(self.accumulator.content)
+                change = self.accumulator.apply(event)
+                if change is not None:
+                    await self.on_delta(*change)
+                elif len(self.accumulator.content) != items:
+                    # A tool call or its output: no text to stream, so every tab gets
+                    # the reply as it stands.
+                    await self.send_snapshot()
+
+    async def run(self) -> Message | None:
+        """Run the reply; returns it as stored (None when it was deleted meanwhile)."""
+        try:
+            reply, conversation, messages = await sync_to_async(self.load)()
+        except Message.DoesNotExist:
+            return None
+        if reply.status != Message.Status.IN_PROGRESS:
+            return reply
+        self.conversation_id = conversation.id
+        self.last_checkpoint = self.last_publish = time.monotonic()
+        error = None
+        streaming = asyncio.current_task()
+        listener = asyncio.create_task(self.listen(streaming))
+        self.streaming = True
+        try:
+            await self.stream(conversation, reply, messages)
+        except asyncio.CancelledError:
+            # A cancel asked for by a user, or the server shutting down: either way
+            # what arrived is stored below.
+            streaming.uncancel()
+            if not self.cancel_requested:
+                error = {
+                    "code": "interrupted",
+                    "message": "The server stopped while writing this reply.",
+                }
+        except ReplyCancelled:
+            self.cancel_requested = True
+        except TimeoutError:
+            error = {
+                "code": "timeout",
+                "message": "The model took too long to answer."
+                if not self.accumulator.content
+                else "The model took too long; the reply was cut short.",
+            }
+        except ProviderError as exc:
+            error = exc.as_dict()
+        except Exception:
+            logger.exception("Reply %s failed", self.reply_id)
+            error = {"code": "internal_error", "message": "The reply failed on the server."}
+        finally:
+            self.streaming = False
+            await self.stop_listening(listener)
+        await self.publish()
+        if self.cancel_requested:
+            status, error = Message.Status.CANCELLED, None
+        else:
+            status, error = final_status(self.accumulator, error)
+        return await sync_to_async(self.finish)(status, error)
+
+
+async def run_reply(reply_id, *, provider=None) -> Message | None:
+    """Run one reply, then the replies queued behind it in the same conversation."""
+    reply = await ReplyRunner(reply_id, provider=provider).run()
+    if reply is not None:
+        await run_queued(reply.conversation_id, provider=provider)
+    return reply
+
+
+async def run_queued(conversation_id, *, provider=None) -> None:
+    """Run the conversation's queued replies in order, while none is running."""
+    while True:
+        following = await sync_to_async(services.generation_claim_next)(
+            conversation_id=conversation_id
+        )
+        if following is None:
+            return
+        await ReplyRunner(following.id, provider=provider).run()
+
+
+class Replies:
+    """The process's running replies: starts them as tasks it owns, and cancels them
+    all on shutdown, so no reply depends on the socket or request that started it."""
+
+    def __init__(self):
+        self.tasks: set[asyncio.Task] = set()
+
+    def _own(self, coroutine) -> asyncio.Task:
+        # A fresh context: nothing of the request or socket that started the reply
+        # (asgiref's per-request thread, above all) may outlive it in the reply.
+        task = asyncio.get_running_loop().create_task(
+            self._closing(coroutine), context=contextvars.Context()
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    @staticmethod
+    async def _closing(coroutine):
+        try:
+            return await coroutine
+        finally:
+            # The task's database work ran on asgiref's shared thread: give its
+            # connection back instead of holding it until the thread ends.
+            await sync_to_async(close_old_connections)()
+
+    async def start(self, reply_id) -> asyncio.Task:
+        """Run `reply_id` (and the queue behind it) in the background."""
+        return self._own(run_reply(reply_id))
+
+    async def recover(self) -> None:
+        """Mark replies orphaned by a dead process `incomplete` and start their queues."""
+        conversation_ids = await sync_to_async(services.replies_recover_stale)(
+            older_than=STALE_AFTER
+        )
+        for conversation_id in set(conversation_ids):
+            self._own(run_queued(conversation_id))
+
+    async def watch(self) -> None:
+        """Look for orphaned replies at start-up, then now and then."""
+        while True:
+            try:
+                await self._closing(self.recover())
+            except Exception:
+                logger.exception("Looking for orphaned replies failed")
+            await asyncio.sleep(STALE_AFTER.total_seconds() / 3)
+
+    async def shutdown(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+replies = Replies()
+
+
+async def request_sync(reply_id, reply_to: str) -> None:
+    """Ask the runner of `reply_id`, in whichever process, for a snapshot sent to `reply_to`."""
+    await get_channel_layer().group_send(
+        reply_group(reply_id), {"type": "reply.sync", "reply_to": reply_to}
+    )
+
+
+async def lifespan(scope, receive, send) -> None:
+    """ASGI lifespan: watch for orphaned replies while serving; cancel replies on shutdown."""
+    watcher = None
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            watcher = asyncio.create_task(replies.watch())
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if watcher is not None:
+                watcher.cancel()
+            await replies.shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

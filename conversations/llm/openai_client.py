@@ -1,0 +1,79 @@
+"""What both OpenAI providers share: the SDK client from settings and the error mapping."""
+
+import openai
+from django.conf import settings
+
+from .base import ProviderError
+
+# Error codes in OpenAI error bodies (and in those of compatible servers) that mean
+# something more precise than "the upstream failed".
+_BODY_CODES = {
+    "context_length_exceeded": "context_length",
+    "string_above_max_length": "context_length",
+    "content_filter": "content_filter",
+    "content_policy_violation": "content_filter",
+    "rate_limit_exceeded": "rate_limited",
+    "insufficient_quota": "rate_limited",
+    "invalid_api_key": "auth_failed",
+}
+
+
+def client() -> openai.AsyncOpenAI:
+    """A client for one reply (its connections belong to the running event loop)."""
+    return openai.AsyncOpenAI(
+        # Local servers (Ollama, vLLM, llama.cpp) need no key, but the SDK wants one.
+        api_key=settings.OPENAI_API_KEY or "no-key",
+        base_url=settings.OPENAI_BASE_URL or None,
+        # The read timeout bounds the wait for the first token and every silence after it;
+        # the whole reply is bounded by LLM_TOTAL_TIMEOUT in the generation runner.
+        timeout=openai.Timeout(
+            settings.LLM_FIRST_TOKEN_TIMEOUT, connect=settings.LLM_CONNECT_TIMEOUT
+        ),
+        max_retries=settings.LLM_MAX_RETRIES,
+    )
+
+
+def _body_code(body) -> str:
+    if isinstance(body, dict):
+        error = body.get("error") if isinstance(body.get("error"), dict) else body
+        return str(error.get("code") or error.get("type") or "")
+    return ""
+
+
+def provider_error(exc: openai.OpenAIError) -> ProviderError:
+    """The ProviderError (stable code, message a person can act on) for an SDK error."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError("timeout", "The model server did not answer in time.", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(
+            "connection_lost", "The connection to the model server was lost.", retryable=True
+        )
+    return upstream_error(
+        _body_code(getattr(exc, "body", None)),
+        getattr(exc, "message", "") or str(exc),
+        status=getattr(exc, "status_code", None),
+    )
+
+
+def upstream_error(body_code: str, message: str, *, status: int | None = None) -> ProviderError:
+    """The ProviderError for an error the server reported (with a status, or in a stream)."""
+    code = _BODY_CODES.get(body_code or "")
+    if code is None and "context length" in message.lower():
+        code = "context_length"
+    if code is None and status in (401, 403):
+        code = "auth_failed"
+    if code is None and status == 429:
+        code = "rate_limited"
+    if code == "auth_failed":
+        detail = f"The model server refused the credentials: {message}"
+    elif code == "rate_limited":
+        detail = f"The model server is rate limiting requests; try again shortly. ({message})"
+    elif code == "context_length":
+        detail = f"The conversation is too long for the model: {message}"
+    elif code == "content_filter":
+        detail = f"The model server's content filter refused the request: {message}"
+    else:
+        code = "upstream_error"
+        detail = f"The model server failed ({status or 'during the stream'}): {message}"
+    retryable = code == "rate_limited" or (code == "upstream_error" and (status or 500) >= 500)
+    return ProviderError(code, detail, status=status, retryable=retryable)

@@ -1,0 +1,240 @@
+"""Conversations are trees of messages; the branch shown ends at `current_leaf`."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    INCOMPLETE = "incomplete"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Rating(models.TextChoices):
+    GOOD = "good"
+    BAD = "bad"
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    system_prompt = models.TextField(blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    tools = models.JSONField(default=list, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    current_leaf = models.ForeignKey(
+        "Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_owner_updated")]
+
+    def __str__(self):
+        return self.title or f"Conversation {self.id}"
+
+
+class Message(models.Model):
+    Role = Role
+    Status = Status
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    # Deleting a message deletes its subtree.
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    model = models.CharField(max_length=200, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    usage = models.JSONField(null=True, blank=True)
+    flags = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # The client's Idempotency-Key of the request that created this reply:
+    # a retry with the same key returns this reply instead of a second one.
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(
+                fields=["conversation", "created_at"], name="message_conversation_created"
+            ),
+            models.Index(fields=["parent", "created_at"], name="message_parent_created"),
+            # Replies waiting or running: the queue and the stale-reply check.
+            models.Index(
+                fields=["status"],
+                name="message_unfinished",
+                condition=Q(status__in=[Status.QUEUED, Status.IN_PROGRESS]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="message_role_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="message_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="message_idempotency_key_unique",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.role} message {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in {self.Status.QUEUED, self.Status.IN_PROGRESS}
+
+
+class ContentItem(models.Model):
+    """One part of a message, in the OpenAI Responses vocabulary; unknown types are kept as is."""
+
+    class Type(models.TextChoices):
+        INPUT_TEXT = "input_text"
+        OUTPUT_TEXT = "output_text"
+        INPUT_IMAGE = "input_image"
+        INPUT_FILE = "input_file"
+        REFUSAL = "refusal"
+        REASONING = "reasoning"
+        FUNCTION_CALL = "function_call"
+        FUNCTION_CALL_OUTPUT = "function_call_output"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="content")
+    index = models.PositiveIntegerField()
+    type = models.CharField(max_length=64)
+    text = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["message", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "index"], name="content_item_unique_index")
+        ]
+
+    def __str__(self):
+        return f"{self.type} #{self.index} of {self.message_id}"
+
+
+class Reference(models.Model):
+    """Material the user quotes with a message; it is sent to the model."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="references")
+    index = models.PositiveIntegerField(default=0)
+    type = models.CharField(max_length=32, default="text")
+    name = models.CharField(max_length=200, blank=True)
+    url = models.CharField(max_length=2000, blank=True)
+    content = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["message", "index"]
+
+    def __str__(self):
+        return self.name or self.url or f"{self.type} reference"
+
+
+class Feedback(models.Model):
+    Rating = Rating
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback"
+    )
+    rating = models.CharField(max_length=8, choices=Rating.choices)
+    comment = models.TextField(blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    # The model of the rated reply, so feedback reads as a dataset without joins.
+    model = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="feedback_one_per_user"),
+            models.CheckConstraint(
+                condition=Q(rating__in=Rating.values), name="feedback_rating_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["rating", "-created_at"], name="feedback_rating_created")]
+
+    def __str__(self):
+        return f"{self.rating} by {self.user_id} on {self.message_id}"
+
+
+class Share(models.Model):
+    """A read-only snapshot link: the branch up to `message`, or only `selected` ids."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    token = models.CharField(max_length=64, unique=True)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="shares")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shares"
+    )
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="shares")
+    selected = models.JSONField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    view_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Share of {self.conversation_id} ({self.token[:8]}…)"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+def attachment_path(instance, filename):
+    return f"attachments/{instance.owner_id}/{instance.id}/{filename}"
+
+
+class Attachment(models.Model):
+    """An uploaded image or file, referenced from input_image/input_file items by `file_id`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,379 @@
+"""Read queries shared by the API, the UI and the consumers."""
+
+import uuid
+from collections import defaultdict
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from .models import Attachment, ContentItem, Conversation, Feedback, Message, Share
+from .serialization import feedback_to_dict, iso, message_to_dict
+
+
+def conversation_list_for_user(
+    *, user, archived: bool | None = False, query: str = ""
+) -> QuerySet[Conversation]:
+    """The user's conversations, most recently updated first; `query` searches titles and
+    message text (full-text search on PostgreSQL, a substring match elsewhere)."""
+    conversations = Conversation.objects.filter(owner=user)
+    if archived is not None:
+        conversations = conversations.filter(archived=archived)
+    query = query.strip()
+    if query:
+        items = ContentItem.objects.filter(message__conversation__owner=user)
+        if connection.vendor == "postgresql":
+            search = SearchQuery(query, search_type="websearch", config="english")
+            items = items.annotate(search=SearchVector("text", config="english")).filter(
+                search=search
+            )
+            title = Q(title__icontains=query) | Q(
+                id__in=Conversation.objects.filter(owner=user)
+                .annotate(search=SearchVector("title", config="english"))
+                .filter(search=search)
+                .values("id")
+            )
+        else:
+            items = items.filter(text__icontains=query)
+            title = Q(title__icontains=query)
+        conversations = conversations.filter(
+            title | Q(id__in=items.values("message__conversation_id"))
+        )
+    return conversations.order_by("-updated_at")
+
+
+def conversation_get_for_user(*, user, id) -> Conversation:
+    """The user's conversation `id`; anyone else's, or a malformed id, is a 404."""
+    try:
+        return Conversation.objects.get(owner=user, id=uuid.UUID(str(id)))
+    except (ValueError, Conversation.DoesNotExist):
+        raise Http404("No such conversation.") from None
+
+
+def message_get_for_user(*, user, id) -> Message:
+    """A message of one of the user's conversations; anyone else's is a 404."""
+    try:
+        return Message.objects.select_related("conversation").get(
+            conversation__owner=user, id=uuid.UUID(str(id))
+        )
+    except (ValueError, Message.DoesNotExist):
+        raise Http404("No such message.") from None
+
+
+def messages_with_content() -> QuerySet[Message]:
+    """Messages with their content items and references fetched in two extra queries."""
+    return Message.objects.prefetch_related(Prefetch("content"), Prefetch("references")).order_by(
+        "created_at"
+    )
+
+
+def _children_by_parent(conversation_id) -> dict:
+    """The conversation's tree as {parent_id: [child ids, oldest first]}, in one query."""
+    children = defaultdict(list)
+    rows = Message.objects.filter(conversation_id=conversation_id).order_by("created_at")
+    for message_id, parent_id in rows.values_list("id", "parent_id"):
+        children[parent_id].append(message_id)
+    return children
+
+
+def _parents(conversation_id) -> dict:
+    rows = Message.objects.filter(conversation_id=conversation_id).values_list("id", "parent_id")
+    return dict(rows)
+
+
+def message_path_ids(*, conversation_id, leaf_id) -> list:
+    """Ids from the root down to `leaf_id` (empty when there is no leaf)."""
+    if leaf_id is None:
+        return []
+    parents = _parents(conversation_id)
+    path = []
+    node = leaf_id
+    while node is not None:
+        path.append(node)
+        node = parents.get(node)
+    path.reverse()
+    return path
+
+
+def message_path(*, conversation_id, leaf_id) -> list[Message]:
+    """The messages from the root down to `leaf_id`, with content and references."""
+    ids = message_path_ids(conversation_id=conversation_id, leaf_id=leaf_id)
+    by_id = messages_with_content().in_bulk(ids)
+    return [by_id[message_id] for message_id in ids]
+
+
+def conversation_branch(*, conversation: Conversation) -> list[Message]:
+    """The branch shown: root to `current_leaf`."""
+    return message_path(conversation_id=conversation.id, leaf_id=conversation.current_leaf_id)
+
+
+def message_sibling_ids(*, message: Message) -> list:
+    """Ids of the messages sharing `message`'s parent, itself included, oldest first."""
+    return list(
+        Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id)
+        .order_by("created_at")
+        .values_list("id", flat=True)
+    )
+
+
+def message_subtree_ids(*, message: Message) -> list:
+    """`message` and all of its descendants, parents before children."""
+    children = _children_by_parent(message.conversation_id)
+    ids = []
+    stack = [message.id]
+    while stack:
+        node = stack.pop()
+        ids.append(node)
+        stack.extend(reversed(children.get(node, [])))
+    return ids
+
+
+def message_newest_leaf_id(*, message: Message):
+    """The most recently created leaf under `message` (itself when it has no children)."""
+    children = _children_by_parent(message.conversation_id)
+    stack = [message.id]
+    leaves = []
+    while stack:
+        node = stack.pop()
+        if children.get(node):
+            stack.extend(children[node])
+        else:
+            leaves.append(node)
+    created = dict(Message.objects.filter(id__in=leaves).values_list("id", "created_at"))
+    return max(leaves, key=lambda leaf: created[leaf])
+
+
+def conversation_children(*, conversation_id) -> dict:
+    """The tree as {parent_id: [child ids, oldest first]}, in one query."""
+    return _children_by_parent(conversation_id)
+
+
+def conversation_tree(*, conversation: Conversation) -> list[Message]:
+    """Every message of the conversation, oldest first, with content and references."""
+    return list(messages_with_content().filter(conversation=conversation))
+
+
+def conversation_hints(*, conversation: Conversation, branch: list[Message]) -> list[str]:
+    """Suggested first prompts, while the branch has no user message yet."""
+    if any(message.role == Message.Role.USER for message in branch):
+        return []
+    return list(settings.CHAT_HINTS)
+
+
+def message_dicts_for_user(*, user, messages: list[Message], conversation_id=None) -> list[dict]:
+    """Messages in the API shape with the user's feedback and each one's siblings.
+
+    Two queries whatever the number of messages: the tree and the feedback.
+    """
+    if not messages:
+        return []
+    conversation_id = conversation_id or messages[0].conversation_id
+    children = _children_by_parent(conversation_id)
+    feedback = {
+        row.message_id: row
+        for row in Feedback.objects.filter(user=user, message_id__in=[m.id for m in messages])
+    }
+    result = []
+    for message in messages:
+        data = message_to_dict(message, rendered=True)
+        data["feedback"] = feedback_to_dict(feedback.get(message.id))
+        data["sibling_ids"] = [str(sibling) for sibling in children.get(message.parent_id, [])]
+        result.append(data)
+    return result
+
+
+def message_dict_for_user(*, user, message_id) -> dict:
+    """One message in the API shape, with the user's feedback and its siblings."""
+    message = messages_with_content().get(id=message_id)
+    return message_dicts_for_user(user=user, messages=[message])[0]
+
+
+def model_input(*, messages: list[Message]) -> list[dict]:
+    """The branch as the model receives it: API-shaped dicts, failed and waiting replies left
+    out (they hold nothing usable)."""
+    skipped = {Message.Status.FAILED, Message.Status.QUEUED, Message.Status.IN_PROGRESS}
+    return [
+        message_to_dict(message)
+        for message in messages
+        if not (message.role == Message.Role.ASSISTANT and message.status in skipped)
+    ]
+
+
+def attachment_get_for_user(*, user, id) -> Attachment:
+    """One of the user's uploads; anyone else's, or a malformed id, is a 404."""
+    try:
+        return Attachment.objects.get(owner=user, id=uuid.UUID(str(id)))
+    except (ValueError, Attachment.DoesNotExist):
+        raise Http404("No such attachment.") from None
+
+
+def share_get_for_user(*, user, token: str) -> Share:
+    """One of the user's shares by token; anyone else's is a 404."""
+    try:
+        return Share.objects.select_related("conversation").get(
+            token=str(token), conversation__owner=user
+        )
+    except Share.DoesNotExist:
+        raise Http404("No such share.") from None
+
+
+def share_list_for_conversation(*, conversation: Conversation) -> QuerySet[Share]:
+    return Share.objects.filter(conversation=conversation).order_by("-created_at")
+
+
+def share_get_public(*, token: str) -> Share:
+    """An active share by token: revoked, expired and unknown tokens are all a 404."""
+    now = timezone.now()
+    share = (
+        Share.objects.select_related("conversation")
+        .filter(token=str(token), revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .first()
+    )
+    if share is None:
+        raise Http404("This link does not exist, was revoked or has expired.")
+    return share
+
+
+def share_messages(*, share: Share) -> list[Message]:
+    """The snapshot: the branch up to the shared message, or only the selected messages."""
+    messages = message_path(conversation_id=share.conversation_id, leaf_id=share.message_id)
+    if share.selected is not None:
+        selected = {str(value) for value in share.selected}
+        messages = [message for message in messages if str(message.id) in selected]
+    return messages
+
+
+def share_to_dict(share: Share) -> dict:
+    return {
+        "token": share.token,
+        "conversation_id": str(share.conversation_id),
+        "message_id": str(share.message_id),
+        "selected": share.selected,
+        "expires_at": iso(share.expires_at),
+        "revoked_at": iso(share.revoked_at),
+        "view_count": share.view_count,
+        "created_at": iso(share.created_at),
+        "active": share.is_active(),
+    }
+
+
+def share_public_dict(*, share: Share) -> dict:
+    """What anyone with the link sees: the title and the messages, no owner data."""
+    public_keys = ("id", "role", "status", "model", "content", "references", "created_at")
+    messages = [message_to_dict(m, rendered=True) for m in share_messages(share=share)]
+    return {
+        "title": share.conversation.title,
+        "shared_at": iso(share.created_at),
+        "messages": [{key: message[key] for key in public_keys} for message in messages],
+    }
+
+
+def _parents_first(messages: list[Message]) -> list[Message]:
+    """The tree in depth-first order, siblings oldest first: every parent before its
+    children, whatever the timestamps say (imports keep theirs)."""
+    children = defaultdict(list)
+    for message in messages:
+        children[message.parent_id].append(message)
+    ordered, stack = [], list(reversed(children[None]))
+    while stack:
+        message = stack.pop()
+        ordered.append(message)
+        stack.extend(reversed(children[message.id]))
+    return ordered
+
+
+def conversation_export(*, conversation: Conversation) -> dict:
+    """The whole tree as versioned JSON; `services.conversation_import` reads it back."""
+    messages = _parents_first(conversation_tree(conversation=conversation))
+    feedback = {
+        row.message_id: row
+        for row in Feedback.objects.filter(
+            message__conversation=conversation, user_id=conversation.owner_id
+        )
+    }
+    exported = []
+    for message in messages:
+        data = message_to_dict(message)
+        data["feedback"] = feedback_to_dict(feedback.get(message.id))
+        if data["feedback"] is not None:
+            data["feedback"].pop("updated_at")
+        exported.append(data)
+    return {
+        "format": "chatproject.conversation",
+        "version": 1,
+        "exported_at": iso(timezone.now()),
+        "conversation": {
+            "title": conversation.title,
+            "system_prompt": conversation.system_prompt,
+            "model": conversation.model,
+            "tools": conversation.tools,
+            "context": conversation.context,
+            "archived": conversation.archived,
+            "created_at": iso(conversation.created_at),
+            "current_leaf_id": str(conversation.current_leaf_id)
+            if conversation.current_leaf_id
+            else None,
+        },
+        "messages": exported,
+    }
+
+
+def _chat_text(items: list[dict], types: tuple) -> str:
+    return "".join(
+        item.get("text") or item.get("refusal") or "" for item in items if item["type"] in types
+    )
+
+
+def conversation_export_openai(*, conversation: Conversation) -> list[dict]:
+    """The current branch in the OpenAI Chat Completions `messages` format."""
+    chat = []
+    if conversation.system_prompt:
+        chat.append({"role": "system", "content": conversation.system_prompt})
+    for message in model_input(messages=conversation_branch(conversation=conversation)):
+        items = message["content"]
+        if message["role"] == "assistant":
+            entry = {"role": "assistant", "content": _chat_text(items, ("output_text", "refusal"))}
+            calls = [
+                {
+                    "id": item.get("call_id", ""),
+                    "type": "function",
+                    "function": {
+                        "name": item.get("name", ""),
+                        "arguments": item.get("arguments", ""),
+                    },
+                }
+                for item in items
+                if item["type"] == "function_call"
+            ]
+            if calls:
+                entry["tool_calls"] = calls
+            chat.append(entry)
+            chat += [
+                {
+                    "role": "tool",
+                    "tool_call_id": item.get("call_id", ""),
+                    "content": item.get("output", ""),
+                }
+                for item in items
+                if item["type"] == "function_call_output"
+            ]
+            continue
+        parts = []
+        for reference in message["references"]:
+            label = reference["name"] or reference["url"] or "reference"
+            parts.append({"type": "text", "text": f"[{label}]\n{reference['content']}"})
+        for item in items:
+            if item["type"] in ("input_text", "output_text"):
+                parts.append({"type": "text", "text": item.get("text", "")})
+            elif item["type"] == "input_image" and item.get("image_url"):
+                parts.append({"type": "image_url", "image_url": {"url": item["image_url"]}})
+        if all(part["type"] == "text" for part in parts):
+            content = "\n\n".join(part["text"] for part in parts)
+        else:
+            content = parts
+        chat.append({"role": message["role"], "content": content})
+    return chat

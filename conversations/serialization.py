@@ -1,0 +1,120 @@
+"""Stored rows to plain dicts, and content-item dicts to rows.
+
+`message_to_dict` is the one shape of a message: the REST API returns it (with
+the requesting user's feedback and the siblings added), the websocket sends it,
+and the model receives a list of them as its input.
+"""
+
+from .models import ContentItem, Message, Reference
+from .rendering import render_markdown
+
+# Types whose main text lives in the `text` column under this key; every other
+# field of an item (and every field of other types) lives in `data`.
+TEXT_KEYS = {"input_text": "text", "output_text": "text", "refusal": "refusal"}
+
+
+def iso(value) -> str | None:
+    """A datetime as ISO 8601 text (UTC as `Z`), like DRF renders it."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def searchable_text(item: dict) -> str:
+    """The text of an item worth searching (and counting towards the length limit)."""
+    item_type = item.get("type")
+    if item_type in TEXT_KEYS:
+        value = item.get(TEXT_KEYS[item_type])
+        return value if isinstance(value, str) else ""
+    if item_type == "reasoning":
+        parts = item.get("summary") or []
+        return "\n".join(
+            part["text"]
+            for part in parts
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    if item_type == "function_call":
+        return str(item.get("arguments") or "")
+    if item_type == "function_call_output":
+        output = item.get("output")
+        return output if isinstance(output, str) else ""
+    text = item.get("text")
+    return text if isinstance(text, str) else ""
+
+
+def content_item_from_dict(item: dict, *, message: Message, index: int) -> ContentItem:
+    """An unsaved row for a flat content-item dict; unknown types are kept as they are."""
+    item_type = item["type"]
+    # `html` is ours to render on the way out; one arriving from outside is never kept.
+    data = {key: value for key, value in item.items() if key not in ("type", "html")}
+    text_key = TEXT_KEYS.get(item_type)
+    if text_key is not None and isinstance(data.get(text_key), str):
+        text = data.pop(text_key)
+    else:
+        text = searchable_text(item)
+    return ContentItem(message=message, index=index, type=item_type, text=text, data=data)
+
+
+def content_item_to_dict(row: ContentItem) -> dict:
+    """The flat dict of a stored item: `{"type", ...its fields}`."""
+    text_key = TEXT_KEYS.get(row.type)
+    if text_key is not None and text_key not in row.data:
+        return {"type": row.type, text_key: row.text, **row.data}
+    return {"type": row.type, **row.data}
+
+
+def reference_from_dict(reference: dict, *, message: Message, index: int) -> Reference:
+    return Reference(
+        message=message,
+        index=index,
+        type=reference.get("type") or "text",
+        name=reference.get("name") or "",
+        url=reference.get("url") or "",
+        content=reference.get("content") or "",
+    )
+
+
+def reference_to_dict(row: Reference) -> dict:
+    return {"type": row.type, "name": row.name, "url": row.url, "content": row.content}
+
+
+def rendered_item(item: dict) -> dict:
+    """An item as clients show it: model text gets `html`, rendered and sanitized here."""
+    if item["type"] == "output_text":
+        text = item.get("text")
+        return {**item, "html": render_markdown(text if isinstance(text, str) else "")}
+    return item
+
+
+def message_to_dict(message: Message, *, rendered: bool = False) -> dict:
+    """A message in the API shape. Prefetch `content` and `references` (selectors do).
+    `rendered` adds `html` to model text for clients; never for the model or exports."""
+    content = [content_item_to_dict(item) for item in message.content.all()]
+    if rendered:
+        content = [rendered_item(item) for item in content]
+    return {
+        "id": str(message.id),
+        "parent_id": str(message.parent_id) if message.parent_id else None,
+        "role": message.role,
+        "status": message.status,
+        "model": message.model,
+        "content": content,
+        "references": [reference_to_dict(ref) for ref in message.references.all()],
+        "error": message.error,
+        "usage": message.usage,
+        "flags": message.flags,
+        "created_at": iso(message.created_at),
+        "completed_at": iso(message.completed_at),
+    }
+
+
+def feedback_to_dict(feedback) -> dict | None:
+    if feedback is None:
+        return None
+    return {
+        "rating": feedback.rating,
+        "comment": feedback.comment,
+        "reasons": feedback.reasons,
+        "updated_at": iso(feedback.updated_at),
+    }

@@ -1,0 +1,595 @@
+// The chat page: renders the branch from the API's JSON and streams replies over the
+// conversation's websocket (DESIGN §6). Text from users and models only ever goes into
+// text nodes; the one HTML we insert is the server's sanitized rendering (`item.html`).
+
+const data = JSON.parse(document.getElementById("chat-data").textContent);
+const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
+
+const state = {
+  conversation: data.conversation, // null until the first message is sent
+  messages: data.conversation ? data.conversation.messages : [],
+  streams: new Map(), // message id -> {seq, items: Map(index -> {type, text})}
+  socket: null,
+  retry: 0,
+  followScroll: true,
+};
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const messagesBox = $("#messages");
+const messagesInner = $("#messages-inner");
+const composer = $("#composer");
+const input = $("#composer-input");
+const sendButton = $("#send-button");
+const liveRegion = $("#live-region");
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value == null) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// ---------------------------------------------------------------- API
+
+async function api(method, path, body) {
+  const response = await fetch(`/api/${path}`, {
+    method,
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken, Accept: "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  if (response.status === 204) return null;
+  const payload = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = payload.detail || payload.message || `Request failed (${response.status})`;
+    showError(typeof detail === "string" ? detail : JSON.stringify(detail));
+    throw new Error(detail);
+  }
+  return payload;
+}
+
+function showError(text) {
+  const box = $("#notice");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(showError.timer);
+  showError.timer = setTimeout(() => (box.hidden = true), 6000);
+}
+
+// ---------------------------------------------------------------- rendering
+
+const ROLE_NAMES = { user: "You", assistant: "Assistant", system: "System", tool: "Tool" };
+const STATUS_WORDS = {
+  queued: "Waiting for the previous reply…",
+  in_progress: "Writing…",
+  cancelled: "Stopped.",
+};
+
+function textOf(item) {
+  if (item.type === "refusal") return item.refusal || "";
+  return item.text || "";
+}
+
+function renderItem(item, message) {
+  switch (item.type) {
+    case "input_text":
+      return el("div", { class: "user-text streaming-text" }, item.text || "");
+    case "output_text": {
+      const body = el("div", { class: "output-text" });
+      if (item.html !== undefined) body.innerHTML = item.html; // sanitized by the server
+      else body.append(el("div", { class: "streaming-text" }, item.text || ""));
+      const citations = (item.annotations || []).filter((a) => a.url);
+      if (citations.length) {
+        body.append(
+          el("ol", { class: "citations" },
+            citations.map((a) => el("li", {}, el("a", { href: safeUrl(a.url), rel: "noopener noreferrer nofollow", target: "_blank" }, a.title || a.url)))),
+        );
+      }
+      return body;
+    }
+    case "reasoning": {
+      const text = (item.summary || []).map((part) => part.text || "").join("\n\n") || item.text || "";
+      return el("details", { class: "reasoning", open: message.status === "in_progress" },
+        el("summary", {}, "Reasoning"), el("div", { class: "streaming-text" }, text));
+    }
+    case "function_call":
+      return el("div", { class: "function-call" },
+        el("div", {}, "Called ", el("span", { class: "name" }, item.name || "tool")),
+        el("pre", {}, item.arguments || ""));
+    case "function_call_output":
+      return el("div", { class: "function-call" }, el("div", {}, "Result"), el("pre", {}, item.output || ""));
+    case "refusal":
+      return el("p", { class: "refusal" }, item.refusal || "");
+    case "input_image": {
+      const src = item.file_id ? attachmentUrl(item.file_id) : safeUrl(item.image_url);
+      return el("a", { href: src, target: "_blank", rel: "noopener" },
+        el("img", { class: "attachment-thumb", src, alt: "attached image" }));
+    }
+    case "input_file":
+      return el("a", { class: "chip", href: item.file_id ? attachmentUrl(item.file_id) : "#" }, item.filename || "file");
+    default:
+      return el("div", { class: "unknown-item" }, el("div", {}, item.type), el("pre", {}, JSON.stringify(item, null, 2)));
+  }
+}
+
+function attachmentUrl(id) {
+  return `/api/attachments/${encodeURIComponent(id)}/`;
+}
+
+function safeUrl(url) {
+  try {
+    const parsed = new URL(url, location.href);
+    return ["http:", "https:", "data:"].includes(parsed.protocol) ? parsed.href : "#";
+  } catch {
+    return "#";
+  }
+}
+
+function statusLine(message) {
+  if (message.status === "queued" || message.status === "in_progress") {
+    return el("div", { class: "status-line" },
+      el("span", { class: "typing", "aria-hidden": "true" }, el("span"), el("span"), el("span")),
+      el("span", {}, STATUS_WORDS[message.status]),
+      el("button", { type: "button", class: "stop-button", onclick: () => send({ type: "generation.cancel", message_id: message.id }) }, "Stop"));
+  }
+  if (message.status === "failed" || message.status === "incomplete") {
+    const why = message.error?.message || message.error?.code || "The reply did not finish.";
+    return el("div", { class: `status-line ${message.status}`, role: "alert" },
+      el("span", {}, message.status === "failed" ? `Failed: ${why}` : `Incomplete: ${why}`),
+      el("button", { type: "button", class: "retry-button", onclick: () => send({ type: "message.reset", message_id: message.id }) }, "Retry"));
+  }
+  if (message.status === "cancelled") return el("div", { class: "status-line cancelled" }, STATUS_WORDS.cancelled);
+  return null;
+}
+
+function branchSwitcher(message) {
+  const siblings = message.sibling_ids || [message.id];
+  if (siblings.length < 2) return null;
+  const index = siblings.indexOf(message.id);
+  const go = (offset) => () => send({ type: "branch.switch", message_id: siblings[index + offset] });
+  return el("span", { class: "branch-switcher" },
+    el("button", { type: "button", class: "icon", "aria-label": "Previous version", disabled: index === 0, onclick: go(-1) }, "‹"),
+    el("span", { class: "branch-position" }, `${index + 1}/${siblings.length}`),
+    el("button", { type: "button", class: "icon", "aria-label": "Next version", disabled: index === siblings.length - 1, onclick: go(1) }, "›"));
+}
+
+function actionButton(label, onclick, extra = {}) {
+  return el("button", { type: "button", class: "icon", onclick, ...extra }, label);
+}
+
+function messageActions(message) {
+  const running = message.status === "queued" || message.status === "in_progress";
+  const actions = [branchSwitcher(message), actionButton("Copy", () => copyMessage(message), { "aria-label": "Copy message" })];
+  if (message.role === "assistant" && !running) {
+    const rating = message.feedback?.rating;
+    actions.push(
+      actionButton("Good", () => rate(message, "good"), { "aria-label": "Good reply", "aria-pressed": String(rating === "good") }),
+      actionButton("Bad", () => rate(message, "bad"), { "aria-label": "Bad reply", "aria-pressed": String(rating === "bad") }),
+      actionButton("Regenerate", () => send({ type: "message.reset", message_id: message.id })),
+      actionButton("Share", () => openShareDialog(message)),
+    );
+  }
+  if (message.role === "user") actions.push(actionButton("Edit", () => startEdit(message)));
+  actions.push(actionButton("Delete", () => deleteMessage(message), { class: "icon danger" }));
+  if (message.role === "assistant" && message.model) actions.push(el("span", { class: "model-name" }, message.model));
+  return el("div", { class: "message-actions" }, actions);
+}
+
+function renderMessage(message) {
+  const items = message.content.map((item) => renderItem(item, message));
+  const references = message.references?.length
+    ? el("div", { class: "references" }, message.references.map((ref) => el("span", { class: "chip", title: ref.content || ref.url || "" }, ref.name || ref.url || ref.type)))
+    : null;
+  return el("article", { class: `message ${message.role}`, "data-message-id": message.id, "data-status": message.status },
+    el("div", { class: "avatar", "aria-hidden": "true" }, (ROLE_NAMES[message.role] || message.role).slice(0, 1)),
+    el("div", { class: "message-main" },
+      el("div", { class: "message-meta" }, el("span", { class: "role" }, ROLE_NAMES[message.role] || message.role)),
+      references,
+      el("div", { class: "message-body" }, items),
+      statusLine(message),
+      messageActions(message)));
+}
+
+function renderAll() {
+  const atBottom = state.followScroll;
+  messagesInner.replaceChildren(...state.messages.map(renderMessage));
+  $("#empty-state").hidden = state.messages.length > 0;
+  // Suggested prompts until the first question (a welcome message may stand before it).
+  $("#hints").hidden = state.messages.some((message) => message.role === "user");
+  if (atBottom) scrollToEnd();
+}
+
+function replaceMessage(message) {
+  const index = state.messages.findIndex((m) => m.id === message.id);
+  if (index === -1) return false;
+  message.sibling_ids ??= state.messages[index].sibling_ids;
+  message.feedback ??= state.messages[index].feedback;
+  state.messages[index] = message;
+  const old = messagesInner.querySelector(`[data-message-id="${message.id}"]`);
+  if (old) old.replaceWith(renderMessage(message));
+  if (state.followScroll) scrollToEnd();
+  return true;
+}
+
+function scrollToEnd() {
+  messagesBox.scrollTop = messagesBox.scrollHeight;
+}
+
+messagesBox.addEventListener("scroll", () => {
+  // Follow the stream only while the reader is at the bottom.
+  state.followScroll = messagesBox.scrollHeight - messagesBox.scrollTop - messagesBox.clientHeight < 40;
+});
+
+// ---------------------------------------------------------------- streaming
+
+function applyDelta(frame) {
+  const message = state.messages.find((m) => m.id === frame.message_id);
+  if (!message) return;
+  const stream = state.streams.get(message.id) || { seq: 0 };
+  if (frame.seq <= stream.seq) return; // already applied (a snapshot covered it)
+  if (frame.seq !== stream.seq + 1) {
+    // A gap: the layer dropped something. Ask for the exact state again.
+    send({ type: "sync", message_id: message.id, after_seq: 0 });
+    return;
+  }
+  stream.seq = frame.seq;
+  state.streams.set(message.id, stream);
+  message.status = "in_progress";
+  let item = message.content[frame.item_index];
+  if (!item) {
+    item = { type: frame.item_type };
+    if (frame.item_type === "reasoning") item.summary = [{ type: "summary_text", text: "" }];
+    message.content[frame.item_index] = item;
+    replaceMessage(message);
+  }
+  appendText(message, frame.item_index, item, frame.delta);
+}
+
+function appendText(message, index, item, delta) {
+  if (item.type === "reasoning") item.summary[0].text = (item.summary[0].text || "") + delta;
+  else if (item.type === "function_call") item.arguments = (item.arguments || "") + delta;
+  else if (item.type === "refusal") item.refusal = (item.refusal || "") + delta;
+  else item.text = (item.text || "") + delta;
+  delete item.html; // stale once text grows; the completed message brings it back
+  const node = messagesInner.querySelector(`[data-message-id="${message.id}"] .message-body`)?.children[index];
+  const target = node?.querySelector(".streaming-text, pre") || node;
+  if (target && !target.querySelector("*")) {
+    target.append(document.createTextNode(delta));
+    liveRegion.textContent = textOf(item).slice(-200);
+    if (state.followScroll) scrollToEnd();
+  } else {
+    replaceMessage(message);
+  }
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "message.created": {
+      const last = state.messages[state.messages.length - 1];
+      if (replaceMessage(frame.message)) break;
+      if (!last || frame.message.parent_id === last.id) {
+        state.messages.push({ sibling_ids: [frame.message.id], ...frame.message });
+        renderAll();
+      } else {
+        reload();
+      }
+      break;
+    }
+    case "message.delta":
+      applyDelta(frame);
+      break;
+    case "message.snapshot":
+      state.streams.set(frame.message.id, { seq: frame.seq });
+      replaceMessage(frame.message);
+      break;
+    case "message.completed":
+    case "message.failed":
+      state.streams.delete(frame.message.id);
+      replaceMessage(frame.message);
+      if (frame.message.role === "assistant") liveRegion.textContent = "Reply finished.";
+      break;
+    case "message.deleted":
+    case "conversation.updated":
+      if (frame.conversation?.title !== undefined) setTitle(frame.conversation.title);
+      if (frame.type === "message.deleted" || frame.conversation?.current_leaf_id !== lastId()) reload();
+      break;
+    case "error":
+      showError(frame.detail || frame.code);
+      break;
+  }
+}
+
+const lastId = () => state.messages[state.messages.length - 1]?.id || null;
+
+async function reload() {
+  const detail = await api("GET", `conversations/${state.conversation.id}/`);
+  state.conversation = detail;
+  state.messages = detail.messages;
+  setTitle(detail.title);
+  renderAll();
+  syncRunning();
+}
+
+function syncRunning() {
+  for (const message of state.messages) {
+    if (message.status === "in_progress") {
+      send({ type: "sync", message_id: message.id, after_seq: state.streams.get(message.id)?.seq || 0 });
+    }
+  }
+}
+
+// ---------------------------------------------------------------- socket
+
+function connect() {
+  if (!state.conversation) return;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/conversations/${state.conversation.id}/`);
+  state.socket = socket;
+  socket.addEventListener("open", () => {
+    state.retry = 0;
+    setConnection("online");
+    // Catch up on whatever changed while we were away.
+    if (socket.reconnected) reload();
+    else syncRunning();
+  });
+  socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
+  socket.addEventListener("close", () => {
+    setConnection("offline");
+    const delay = Math.min(1000 * 2 ** state.retry, 10000);
+    state.retry += 1;
+    setTimeout(() => {
+      connect();
+      state.socket.reconnected = true;
+    }, delay);
+  });
+}
+
+function send(frame) {
+  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(frame));
+  else showError("Not connected. Reconnecting…");
+}
+
+function setConnection(status) {
+  const node = $("#connection");
+  node.dataset.state = status;
+  node.textContent = status === "online" ? "" : "Reconnecting…";
+}
+
+function setTitle(title) {
+  $("#conversation-title").textContent = title || "New conversation";
+  const link = document.querySelector(`.conversation-list [data-id="${state.conversation?.id}"] a`);
+  if (link) link.textContent = title || "New conversation";
+}
+
+// ---------------------------------------------------------------- actions
+
+async function copyMessage(message) {
+  const text = message.content.map(textOf).filter(Boolean).join("\n\n");
+  await navigator.clipboard.writeText(text).catch(() => showError("Copying is not allowed here."));
+}
+
+async function rate(message, rating) {
+  if (message.feedback?.rating === rating) {
+    await api("DELETE", `messages/${message.id}/feedback/`);
+    message.feedback = null;
+    replaceMessage(message);
+    return;
+  }
+  message.feedback = await api("PUT", `messages/${message.id}/feedback/`, { rating });
+  replaceMessage(message);
+  if (rating === "bad") askWhy(message);
+}
+
+function askWhy(message) {
+  // An optional comment on a bad reply, saved with the rating.
+  const node = messagesInner.querySelector(`[data-message-id="${message.id}"] .message-main`);
+  const area = el("textarea", { "aria-label": "What went wrong? (optional)", placeholder: "What went wrong? (optional)" });
+  const form = el("form", { class: "feedback-form" }, area,
+    el("div", { class: "row" },
+      el("button", { type: "button", onclick: () => form.remove() }, "Skip"),
+      el("button", { type: "submit", class: "primary" }, "Send feedback")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    message.feedback = await api("PUT", `messages/${message.id}/feedback/`, { rating: "bad", comment: area.value });
+    replaceMessage(message);
+  });
+  node.append(form);
+  area.focus();
+}
+
+function startEdit(message) {
+  const node = messagesInner.querySelector(`[data-message-id="${message.id}"] .message-body`);
+  const area = el("textarea", { "aria-label": "Edit message" });
+  area.value = message.content.filter((item) => item.type === "input_text").map(textOf).join("\n");
+  const form = el("form", { class: "edit-form" }, area,
+    el("div", { class: "row" },
+      el("button", { type: "button", onclick: () => replaceMessage(message) }, "Cancel"),
+      el("button", { type: "submit", class: "primary" }, "Save and send")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (area.value.trim()) send({ type: "message.edit", message_id: message.id, content: area.value });
+  });
+  node.replaceChildren(form);
+  area.focus();
+}
+
+async function deleteMessage(message) {
+  const what = message.role === "user" ? "this message and the replies after it" : "this reply and what follows it";
+  if (!confirm(`Delete ${what}?`)) return;
+  await api("DELETE", `messages/${message.id}/`);
+  await reload();
+}
+
+async function openShareDialog(message) {
+  const dialog = $("#share-dialog");
+  const list = $("#share-messages", dialog);
+  const upto = state.messages.slice(0, state.messages.findIndex((m) => m.id === message.id) + 1);
+  list.replaceChildren(...upto.map((m) =>
+    el("li", {}, el("label", {}, el("input", { type: "checkbox", value: m.id, checked: true }),
+      `${ROLE_NAMES[m.role]}: ${m.content.map(textOf).join(" ").slice(0, 80)}`))));
+  $("#share-link", dialog).value = "";
+  $("#share-revoke", dialog).hidden = true;
+  dialog.dataset.messageId = message.id;
+  dialog.showModal();
+}
+
+async function createShare() {
+  const dialog = $("#share-dialog");
+  const boxes = [...dialog.querySelectorAll("#share-messages input")];
+  const selected = boxes.filter((box) => box.checked).map((box) => box.value);
+  const body = { message_id: dialog.dataset.messageId };
+  if (selected.length !== boxes.length) body.selected = selected;
+  const days = Number($("#share-expiry", dialog).value);
+  if (days) body.expires_at = new Date(Date.now() + days * 86400000).toISOString();
+  const share = await api("POST", `conversations/${state.conversation.id}/shares/`, body);
+  $("#share-link", dialog).value = share.url;
+  $("#share-link", dialog).select();
+  const revoke = $("#share-revoke", dialog);
+  revoke.hidden = false;
+  revoke.onclick = async () => {
+    await api("DELETE", `shares/${share.token}/`);
+    $("#share-link", dialog).value = "Revoked: the link no longer works.";
+    revoke.hidden = true;
+  };
+}
+
+async function sendMessage(text, attachments) {
+  if (!state.conversation) {
+    const created = await api("POST", "conversations/", {});
+    history.replaceState(null, "", `/c/${created.id}/`);
+    state.conversation = created;
+    state.messages = created.messages;
+    $("#conversation-actions").hidden = false;
+    addConversationLink(created);
+    connect();
+    await new Promise((resolve) => state.socket.addEventListener("open", resolve, { once: true }));
+  }
+  send({ type: "message.create", content: text, attachments });
+}
+
+function addConversationLink(conversation) {
+  const list = $("#conversation-list");
+  list.querySelector(".empty")?.remove();
+  list.querySelectorAll("li.active").forEach((li) => li.classList.remove("active"));
+  list.prepend(conversationItem(conversation));
+}
+
+function conversationItem(conversation) {
+  return el("li", { "data-id": conversation.id, class: "active" },
+    el("a", { href: `/c/${conversation.id}/` }, conversation.title || "New conversation"));
+}
+
+// ---------------------------------------------------------------- composer
+
+function updateSendState() {
+  sendButton.disabled = !input.value.trim();
+  input.style.height = "auto";
+  input.style.height = `${Math.min(input.scrollHeight, 192)}px`;
+}
+
+input.addEventListener("input", updateSendState);
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+composer.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text) return;
+  const attachments = pending.map((upload) => upload.id);
+  input.value = "";
+  pending.length = 0;
+  renderPending();
+  updateSendState();
+  state.followScroll = true;
+  await sendMessage(text, attachments);
+});
+
+// Attachments: uploaded when chosen, sent by id with the next message.
+const pending = [];
+const fileInput = $("#attach-input");
+$("#attach-button").addEventListener("click", () => fileInput.click());
+fileInput.addEventListener("change", async () => {
+  for (const file of fileInput.files) {
+    const body = new FormData();
+    body.append("file", file);
+    const response = await fetch("/api/attachments/", {
+      method: "POST", body, headers: { "X-CSRFToken": csrfToken }, credentials: "same-origin",
+    });
+    const payload = await response.json().catch(() => ({}));
+    if (response.ok) pending.push(payload);
+    else showError(payload.detail || `Upload failed (${response.status})`);
+  }
+  fileInput.value = "";
+  renderPending();
+});
+
+function renderPending() {
+  $("#pending-attachments").replaceChildren(...pending.map((upload, index) =>
+    el("span", { class: "chip" }, upload.name,
+      el("button", { type: "button", class: "icon", "aria-label": `Remove ${upload.name}`, onclick: () => { pending.splice(index, 1); renderPending(); } }, "×"))));
+}
+for (const hint of document.querySelectorAll("#hints button")) {
+  hint.addEventListener("click", () => {
+    input.value = hint.textContent;
+    updateSendState();
+    composer.requestSubmit();
+  });
+}
+$("#share-create").addEventListener("click", createShare);
+$("#share-close").addEventListener("click", () => $("#share-dialog").close());
+
+// Copy buttons inside server-rendered code blocks.
+messagesInner.addEventListener("click", (event) => {
+  const button = event.target.closest(".copy-code");
+  if (!button) return;
+  const code = button.closest(".codeblock")?.querySelector("pre")?.textContent || "";
+  navigator.clipboard.writeText(code).then(() => {
+    button.textContent = "Copied";
+    setTimeout(() => (button.textContent = "Copy"), 1500);
+  });
+});
+
+// Sidebar: search, rename, archive, delete.
+$("#search")?.addEventListener("input", async (event) => {
+  const query = event.target.value.trim();
+  const page = await api("GET", `conversations/?q=${encodeURIComponent(query)}`);
+  const list = $("#conversation-list");
+  list.replaceChildren(...page.results.map((c) => {
+    const item = conversationItem(c);
+    item.classList.toggle("active", c.id === state.conversation?.id);
+    return item;
+  }));
+  if (!page.results.length) list.append(el("li", { class: "empty" }, "Nothing found."));
+});
+$("#rename-button").addEventListener("click", async () => {
+  const title = prompt("Rename conversation", state.conversation.title || "");
+  if (title === null) return;
+  const updated = await api("PATCH", `conversations/${state.conversation.id}/`, { title });
+  setTitle(updated.title);
+});
+$("#archive-button").addEventListener("click", async () => {
+  const archived = !state.conversation.archived;
+  await api("PATCH", `conversations/${state.conversation.id}/`, { archived });
+  // Archived: back to the list; restored: the conversation, now in the list again.
+  location.href = archived ? "/" : `/c/${state.conversation.id}/`;
+});
+$("#delete-button").addEventListener("click", async () => {
+  if (!confirm("Delete this conversation and all its messages?")) return;
+  await api("DELETE", `conversations/${state.conversation.id}/`);
+  location.href = "/";
+});
+
+renderAll();
+updateSendState();
+connect();

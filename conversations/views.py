@@ -1,0 +1,46 @@
+"""Template views: thin, they call selectors and hand JSON to the page's script."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+
+from . import selectors, services
+from .api.views import conversation_detail
+
+
+@login_required
+def chat(request, conversation_id=None):
+    """The two-pane chat page; with an id, that conversation is open."""
+    conversation = None
+    if conversation_id is not None:
+        conversation = selectors.conversation_get_for_user(user=request.user, id=conversation_id)
+    archived = request.GET.get("archived") == "1"
+    context = {
+        "archived": archived,
+        "conversations": selectors.conversation_list_for_user(user=request.user, archived=archived)[
+            :100
+        ],
+        "conversation": conversation,
+        "hints": settings.CHAT_HINTS,
+        "chat_data": {
+            "conversation": conversation_detail(user=request.user, conversation=conversation)
+            if conversation
+            else None,
+        },
+    }
+    return render(request, "conversations/chat.html", context)
+
+
+def shared(request, token):
+    """A share link: the snapshot, read-only, for anyone with the link."""
+    try:
+        share = selectors.share_get_public(token=token)
+    except Http404:
+        return render(request, "conversations/shared_missing.html", status=404)
+    services.share_record_view(share=share)
+    return render(
+        request,
+        "conversations/shared.html",
+        {"shared": selectors.share_public_dict(share=share)},
+    )

@@ -1,0 +1,70 @@
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from conversations.models import Message
+from tests.factories import make_conversation, make_message
+
+
+def upload(client, name="cat.png", data=b"\x89PNG fake", content_type="image/png"):
+    return client.post(
+        "/api/attachments/",
+        {"file": SimpleUploadedFile(name, data, content_type=content_type)},
+        format="multipart",
+    )
+
+
+def test_upload_then_send_it_with_a_message(api, alice, bob, bob_api):
+    response = upload(api)
+    assert response.status_code == 201, response.json()
+    image = response.json()
+    assert (image["name"], image["content_type"], image["size"]) == ("cat.png", "image/png", 9)
+    document = upload(api, "notes.txt", b"hello", "text/plain").json()
+    # A reply is running, so this one only queues (the model is not called here).
+    conversation = make_conversation(alice)
+    running = make_message(conversation, role="assistant", text="", status="in_progress")
+    conversation.current_leaf = running
+    conversation.save()
+    response = api.post(
+        f"/api/conversations/{conversation.id}/continue/",
+        {"content": "look", "attachments": [image["id"], document["id"]]},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["messages"][-2]["content"] == [
+        {"type": "input_text", "text": "look"},
+        {"type": "input_image", "file_id": image["id"]},
+        {"type": "input_file", "file_id": document["id"], "filename": "notes.txt"},
+    ]
+    # Bob cannot use Alice's upload, by id or by file_id.
+    bobs = make_conversation(bob)
+    for body in (
+        {"content": "mine?", "attachments": [image["id"]]},
+        {"content": [{"type": "input_image", "file_id": image["id"]}]},
+    ):
+        response = bob_api.post(f"/api/conversations/{bobs.id}/continue/", body, format="json")
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_attachment"
+    assert not Message.objects.filter(conversation=bobs).exists()
+
+
+def test_too_large_an_upload_is_400(api, settings):
+    settings.CHAT_MAX_ATTACHMENT_BYTES = 4
+    response = upload(api)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_attachment"
+    assert response.json()["detail"].startswith("The file has 9 bytes")
+
+
+def test_only_the_owner_downloads_an_upload_and_only_images_open_inline(api, bob_api):
+    image = upload(api).json()
+    page = upload(api, "page.html", b"<script>alert(1)</script>", "text/html").json()
+
+    response = api.get(f"/api/attachments/{image['id']}/")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"\x89PNG fake"
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Disposition"].startswith("inline")
+    assert api.get(f"/api/attachments/{page['id']}/")["Content-Disposition"].startswith(
+        "attachment"
+    )
+    assert bob_api.get(f"/api/attachments/{image['id']}/").status_code == 404
+    assert api.get("/api/attachments/not-an-id/").status_code == 404

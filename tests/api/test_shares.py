@@ -1,0 +1,80 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conversations.models import Share
+from tests.factories import make_conversation, make_message
+
+
+@pytest.fixture
+def conversation(alice):
+    conversation = make_conversation(alice, title="Trip", system_prompt="private prompt")
+    q = make_message(conversation, role="user", text="where to?")
+    a = make_message(conversation, q, role="assistant", text="the sea")
+    q2 = make_message(conversation, a, role="user", text="when?")
+    a2 = make_message(conversation, q2, role="assistant", text="in june")
+    conversation.current_leaf = a2
+    conversation.save()
+    return conversation
+
+
+def test_share_the_branch_up_to_a_message_and_view_it_anonymously(api, anon, conversation):
+    answer = conversation.messages.get(content__text="the sea")
+    response = api.post(
+        f"/api/conversations/{conversation.id}/shares/",
+        {"message_id": str(answer.id)},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    share = response.json()
+    assert len(share["token"]) >= 43
+    assert share["url"].endswith(f"/s/{share['token']}/")
+    assert share["api_url"].endswith(f"/api/shared/{share['token']}/")
+    public = anon.get(f"/api/shared/{share['token']}/")
+    assert public.status_code == 200
+    body = public.json()
+    assert body["title"] == "Trip"
+    assert [m["content"][0]["text"] for m in body["messages"]] == ["where to?", "the sea"]
+    text = public.content.decode()
+    assert "alice" not in text and "private prompt" not in text
+    assert "feedback" not in body["messages"][0]
+    anon.get(f"/api/shared/{share['token']}/")
+    assert api.get(f"/api/shares/{share['token']}/").json()["view_count"] == 2
+
+
+def test_share_a_selection(api, anon, conversation):
+    ids = [str(m.id) for m in conversation.messages.order_by("created_at")]
+    token = api.post(
+        f"/api/conversations/{conversation.id}/shares/",
+        {"selected": [ids[1], ids[3]]},
+        format="json",
+    ).json()["token"]
+    body = anon.get(f"/api/shared/{token}/").json()
+    assert [m["content"][0]["text"] for m in body["messages"]] == ["the sea", "in june"]
+
+
+def test_revoked_and_expired_links_are_404(api, anon, conversation):
+    url = f"/api/conversations/{conversation.id}/shares/"
+    token = api.post(url, {}, format="json").json()["token"]
+    assert api.delete(f"/api/shares/{token}/").status_code == 204
+    assert anon.get(f"/api/shared/{token}/").status_code == 404
+    assert api.get(url).json()[0]["active"] is False
+
+    soon = (timezone.now() + timedelta(hours=1)).isoformat()
+    token = api.post(url, {"expires_at": soon}, format="json").json()["token"]
+    assert anon.get(f"/api/shared/{token}/").status_code == 200
+    Share.objects.filter(token=token).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert anon.get(f"/api/shared/{token}/").status_code == 404
+
+
+def test_bad_share_requests_are_400(api, conversation, alice):
+    url = f"/api/conversations/{conversation.id}/shares/"
+    past = (timezone.now() - timedelta(days=1)).isoformat()
+    assert api.post(url, {"expires_at": past}, format="json").json()["code"] == "invalid_share"
+    elsewhere = make_message(make_conversation(alice), text="elsewhere")
+    response = api.post(url, {"selected": [str(elsewhere.id)]}, format="json")
+    assert response.status_code == 400
+    empty = make_conversation(alice)
+    response = api.post(f"/api/conversations/{empty.id}/shares/", {}, format="json")
+    assert response.json()["code"] == "invalid_share"

@@ -1,0 +1,152 @@
+"""The streaming form of continue: Server-Sent Events over real HTTP from a live server."""
+
+import json
+import time
+
+import httpx
+import pytest
+from rest_framework.authtoken.models import Token
+
+from conversations.models import Message
+from tests.factories import make_conversation
+
+
+@pytest.fixture
+def conversation(alice):
+    return make_conversation(alice, title="Streams")
+
+
+@pytest.fixture
+def http(server_url, alice):
+    token = Token.objects.create(user=alice)
+    with httpx.Client(
+        base_url=server_url, headers={"Authorization": f"Token {token.key}"}, timeout=20
+    ) as client:
+        yield client
+
+
+def read_events(response, until=None):
+    """Parse SSE lines into (id, event) pairs, stopping early when `until(event)` holds."""
+    events, event_id = [], None
+    for line in response.iter_lines():
+        if line.startswith("id: "):
+            event_id = int(line[4:])
+        elif line.startswith("data: "):
+            event = json.loads(line[6:])
+            events.append((event_id, event))
+            event_id = None
+            if until and until(event):
+                break
+    return events
+
+
+def stored_text(reply_id) -> str:
+    reply = Message.objects.get(id=reply_id)
+    return "".join(item.text for item in reply.content.all() if item.type == "output_text")
+
+
+def streamed_text(events, after_seq=0):
+    return "".join(
+        e["delta"]
+        for seq, e in events
+        if e["type"] == "message.delta" and e["item_type"] == "output_text" and seq > after_seq
+    )
+
+
+def wait_until_finished(reply_id, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reply = Message.objects.get(id=reply_id)
+        if reply.is_finished:
+            return reply
+        time.sleep(0.05)
+    raise AssertionError("the reply did not finish")
+
+
+@pytest.mark.parametrize("ask", ["body", "accept"])
+def test_continue_streams_server_sent_events(http, conversation, ask):
+    body = {"content": "Stream this"}
+    headers = {}
+    if ask == "body":
+        body["stream"] = True
+    else:
+        headers["Accept"] = "text/event-stream"
+    url = f"/api/conversations/{conversation.id}/continue/"
+    with http.stream("POST", url, json=body, headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = read_events(response)
+
+    kinds = [event["type"] for _, event in events]
+    assert kinds[:2] == ["message.created", "message.created"]
+    assert kinds[-1] == "message.completed"
+    deltas = [(seq, e) for seq, e in events if e["type"] == "message.delta"]
+    assert [seq for seq, _ in deltas] == [e["seq"] for _, e in deltas]
+    assert [seq for seq, _ in deltas] == list(range(1, len(deltas) + 1))
+    reply_id = events[-1][1]["message"]["id"]
+    assert streamed_text(events) == stored_text(reply_id)
+    assert "Stream this" in stored_text(reply_id)
+
+
+def test_a_closed_stream_does_not_stop_the_reply(http, conversation, settings):
+    settings.DEMO_STREAM_DELAY = 0.01
+    url = f"/api/conversations/{conversation.id}/continue/"
+    with http.stream("POST", url, json={"content": "Go on without me", "stream": True}) as r:
+        events = read_events(r, until=lambda e: e["type"] == "message.delta")
+    reply_id = events[-1][1]["message_id"]
+    reply = wait_until_finished(reply_id)
+    assert reply.status == "completed"
+    assert "Go on without me" in stored_text(reply_id)
+
+
+def test_a_broken_stream_resumes_exactly(http, conversation, settings):
+    settings.DEMO_STREAM_DELAY = 0.02
+    url = f"/api/conversations/{conversation.id}/continue/"
+    with http.stream("POST", url, json={"content": "Resume me", "stream": True}) as r:
+        first = read_events(
+            r, until=lambda e: e["type"] == "message.delta" and e["item_type"] == "output_text"
+        )
+    reply_id = first[-1][1]["message_id"]
+    time.sleep(0.1)
+
+    headers = {"Last-Event-ID": str(first[-1][0])}
+    with http.stream("GET", f"/api/messages/{reply_id}/stream/", headers=headers) as r:
+        events = read_events(r)
+    snapshot_seq, snapshot = events[0]
+    assert snapshot["type"] == "message.snapshot"
+    text = "".join(
+        i.get("text", "") for i in snapshot["message"]["content"] if i["type"] == "output_text"
+    )
+    text += streamed_text(events, after_seq=snapshot_seq)
+    assert events[-1][1]["type"] == "message.completed"
+    assert text == stored_text(reply_id)
+
+
+def test_resuming_a_finished_reply_sends_its_end(http, conversation):
+    response = http.post(f"/api/conversations/{conversation.id}/continue/", json={"content": "hi"})
+    reply_id = response.json()["messages"][-1]["id"]
+    with http.stream("GET", f"/api/messages/{reply_id}/stream/") as r:
+        events = read_events(r)
+    assert [e["type"] for _, e in events] == ["message.completed"]
+    assert events[0][1]["message"]["id"] == reply_id
+
+
+def test_bad_input_asked_as_a_stream_is_a_400_error_event(http, conversation):
+    response = http.post(
+        f"/api/conversations/{conversation.id}/continue/",
+        json={"content": ""},
+        headers={"Accept": "text/event-stream"},
+    )
+    assert response.status_code == 400
+    event = json.loads(response.text.removeprefix("data: "))
+    assert event["type"] == "error"
+    assert event["code"] == "empty_content"
+    assert not Message.objects.exists()
+
+
+def test_another_users_reply_stream_is_404(http, server_url, bob):
+    theirs = make_conversation(bob)
+    reply = Message.objects.create(conversation=theirs, role="assistant", status="in_progress")
+    assert http.get(f"/api/messages/{reply.id}/stream/").status_code == 404
+    url = f"/api/conversations/{theirs.id}/continue/"
+    assert http.post(url, json={"content": "x", "stream": True}).status_code == 404

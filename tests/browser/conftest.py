@@ -1,0 +1,53 @@
+"""A real browser (Debian's Chromium via Playwright) against the real ASGI app in a thread."""
+
+import os
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run should have installed it")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (CI does)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in the test's thread, where
+    # Django would refuse the tests' own (synchronous) ORM calls. Only while it runs.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def login(browser, server_url):
+    """Open a fresh browser context logged in as `user`; returns its page."""
+    contexts = []
+
+    def open_page(user, password, color_scheme="light"):
+        context = browser.new_context(
+            color_scheme=color_scheme, viewport={"width": 1200, "height": 800}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{server_url}/accounts/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server_url}/")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

