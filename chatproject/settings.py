@@ -142,7 +142,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s timeout by default, the same length as
+                # channels-redis's blocking pop: idle sockets would die every 5 s.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
                 "expiry": env_int("CHANNEL_LAYER_EXPIRY", 30),
             },

@@ -399,3 +399,18 @@ async def test_the_socket_shares_the_apis_limit_on_replies(
     assert count == 2
     await tab.disconnect()
     await database_sync_to_async(cache.clear)()
+
+
+async def test_a_tab_left_idle_still_receives_the_next_reply(conversation, alice, running_replies):
+    _, idle = await open_socket(conversation.id, alice)
+    # Longer than channels-redis's blocking pop (5 s): an idle socket must outlive it.
+    await asyncio.sleep(6.5)
+    _, active = await open_socket(conversation.id, alice)
+    await active.send_json_to({"type": "message.create", "content": "Anyone there?"})
+
+    seen = await receive_until(idle, finished())
+
+    assert seen[-1]["message"]["status"] == "completed"
+    assert "Anyone there?" in text_of(seen[-1]["message"])
+    await idle.disconnect()
+    await active.disconnect()
