@@ -288,12 +288,14 @@ def test_rename_search_and_archive_in_the_sidebar(login, alice):
     assert not Conversation.objects.get().archived
 
 
-def test_a_dropped_socket_reconnects_and_catches_up(login, alice):
-    page = login(alice, "alice-password")
+def drop_the_line(page):
+    """Stand between the page and the server, drop its socket and refuse new ones.
+
+    Returns the list to clear to let the page reconnect.
+    """
     sockets, refusing = [], []
 
     def route(socket):
-        # Stands between the page and the server: can drop the line and refuse new ones.
         if refusing:
             socket.close()
             return
@@ -306,6 +308,12 @@ def test_a_dropped_socket_reconnects_and_catches_up(login, alice):
     refusing.append(True)
     sockets[-1].close()
     expect(page.locator("#connection")).to_have_text("Reconnecting…")
+    return refusing
+
+
+def test_a_dropped_socket_reconnects_and_catches_up(login, alice):
+    page = login(alice, "alice-password")
+    refusing = drop_the_line(page)
 
     elsewhere = login(alice, "alice-password")
     elsewhere.goto(page.url)
@@ -317,3 +325,20 @@ def test_a_dropped_socket_reconnects_and_catches_up(login, alice):
     expect(page.locator("#connection")).to_have_text("", timeout=20000)
     expect(page.locator(REPLY)).to_have_count(2, timeout=20000)
     expect(page.locator("article.user").last).to_contain_text("While you were away")
+
+
+def test_a_message_typed_while_offline_is_sent_when_the_line_is_back(login, alice):
+    page = login(alice, "alice-password")
+    refusing = drop_the_line(page)
+
+    send(page, "Typed on the train")
+    unsent = page.locator('article.user[data-status="unsent"]')
+    expect(unsent).to_contain_text("Typed on the train")
+    expect(unsent).to_contain_text("Not sent yet")
+    assert not Message.objects.filter(content__text="Typed on the train").exists()
+
+    refusing.clear()
+    expect(page.locator(REPLY)).to_have_count(2, timeout=20000)
+    expect(unsent).to_have_count(0)
+    expect(page.locator("article.user").last).to_contain_text("Typed on the train")
+    assert Message.objects.filter(role="user", content__text="Typed on the train").count() == 1

@@ -10,6 +10,7 @@ const state = {
   messages: data.conversation ? data.conversation.messages : [],
   streams: new Map(), // message id -> {seq, items: Map(index -> {type, text})}
   socket: null,
+  outbox: [], // messages typed while the socket was down, sent when it is back
   retry: 0,
   followScroll: true,
 };
@@ -198,9 +199,18 @@ function renderMessage(message) {
       messageActions(message)));
 }
 
+function renderUnsent(frame) {
+  return el("article", { class: "message user", "data-status": "unsent" },
+    el("div", { class: "avatar", "aria-hidden": "true" }, ROLE_NAMES.user.slice(0, 1)),
+    el("div", { class: "message-main" },
+      el("div", { class: "message-meta" }, el("span", { class: "role" }, ROLE_NAMES.user)),
+      el("div", { class: "message-body" }, el("div", { class: "user-text streaming-text" }, frame.content)),
+      el("div", { class: "status-line" }, "Not sent yet: it goes out when the connection is back.")));
+}
+
 function renderAll() {
   const atBottom = state.followScroll;
-  messagesInner.replaceChildren(...state.messages.map(renderMessage));
+  messagesInner.replaceChildren(...state.messages.map(renderMessage), ...state.outbox.map(renderUnsent));
   $("#empty-state").hidden = state.messages.length > 0;
   // Suggested prompts until the first question (a welcome message may stand before it).
   $("#hints").hidden = state.messages.some((message) => message.role === "user");
@@ -336,9 +346,12 @@ function connect() {
   socket.addEventListener("open", () => {
     state.retry = 0;
     setConnection("online");
-    // Catch up on whatever changed while we were away.
-    if (socket.reconnected) reload();
-    else syncRunning();
+    // Catch up on whatever changed while we were away, then send what waited.
+    if (socket.reconnected) reload().finally(flushOutbox);
+    else {
+      syncRunning();
+      flushOutbox();
+    }
   });
   socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
   socket.addEventListener("close", () => {
@@ -355,6 +368,12 @@ function connect() {
 function send(frame) {
   if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(frame));
   else showError("Not connected. Reconnecting…");
+}
+
+function flushOutbox() {
+  if (!state.outbox.length) return;
+  for (const frame of state.outbox.splice(0)) send(frame);
+  renderAll();
 }
 
 function setConnection(status) {
@@ -472,7 +491,12 @@ async function sendMessage(text, attachments) {
     connect();
     await new Promise((resolve) => state.socket.addEventListener("open", resolve, { once: true }));
   }
-  send({ type: "message.create", content: text, attachments });
+  const frame = { type: "message.create", content: text, attachments };
+  if (state.socket?.readyState === WebSocket.OPEN) send(frame);
+  else {
+    state.outbox.push(frame);
+    renderAll();
+  }
 }
 
 function addConversationLink(conversation) {
