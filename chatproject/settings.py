@@ -142,8 +142,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 reads with a 5 s timeout by default, the same length as
-                # channels-redis's blocking pop: idle sockets would die every 5 s.
+                # A read must outlast channels-redis's 5 s blocking pop, or idle sockets
+                # die every 5 s (as with redis-py 8's default timeout of 5 s).
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
                 "expiry": env_int("CHANNEL_LAYER_EXPIRY", 30),

@@ -28,7 +28,9 @@ async def send_event(conversation_id, event: dict) -> None:
 
 def send_event_on_commit(conversation_id, event: dict) -> None:
     """Send `event` once the current transaction commits, so no tab hears of a rollback."""
-    transaction.on_commit(lambda: async_to_sync(send_event)(conversation_id, event))
+    # Robust: the change is stored; a channel layer that fails costs the tabs this frame
+    # (they catch up when their socket reconnects), not the request that made it.
+    transaction.on_commit(lambda: async_to_sync(send_event)(conversation_id, event), robust=True)
 
 
 def reply_group(reply_id) -> str:
@@ -38,6 +40,8 @@ def reply_group(reply_id) -> str:
 
 def send_to_runner_on_commit(reply_id, message: dict) -> None:
     """Send a control message to the runner of `reply_id`, in whichever process it runs."""
+    # Robust: a runner that misses a cancel still sees it at its next checkpoint.
     transaction.on_commit(
-        lambda: async_to_sync(get_channel_layer().group_send)(reply_group(reply_id), message)
+        lambda: async_to_sync(get_channel_layer().group_send)(reply_group(reply_id), message),
+        robust=True,
     )

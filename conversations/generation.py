@@ -40,6 +40,8 @@ CHECKPOINT_INTERVAL = 0.5
 HEARTBEAT_INTERVAL = 10.0
 # ...and a reply silent for this long has lost its runner (its process died).
 STALE_AFTER = timedelta(seconds=45)
+# How long the listener waits before listening again after the channel layer failed.
+LAYER_RETRY_DELAY = 1.0
 
 
 def _data_url(attachment: Attachment) -> str:
@@ -132,6 +134,7 @@ class ReplyRunner:
         self.send_lock = asyncio.Lock()
         self.layer = get_channel_layer()
         self.channel = None  # the listener's own channel, once it listens
+        self.layer_down = False  # the channel layer failed and has not worked since
 
     # Database steps (sync, run through sync_to_async)
 
@@ -175,13 +178,37 @@ class ReplyRunner:
             frame["seq"] = self.seq
         return frames
 
+    async def broadcast(self, frame: dict, channel: str | None = None) -> None:
+        """Send a frame to every tab, or to one socket's `channel`. A failing channel
+        layer costs the tabs frames (they resync on the gap in `seq` or on reconnect),
+        never the reply, which goes on being written to the database."""
+        try:
+            if channel is None:
+                await send_event(self.conversation_id, frame)
+            else:
+                await self.layer.send(channel, {"type": EVENT_TYPE, "event": frame})
+        except Exception:
+            self.note_layer_failure()
+        else:
+            self.layer_down = False
+
+    def note_layer_failure(self) -> None:
+        """Log the first failure of an outage, not each frame or retry it costs."""
+        if not self.layer_down:
+            logger.warning(
+                "Reply %s: the channel layer failed; tabs catch up when it is back",
+                self.reply_id,
+                exc_info=True,
+            )
+        self.layer_down = True
+
     async def publish(self) -> None:
         if self.flush_handle is not None:
             self.flush_handle.cancel()
             self.flush_handle = None
         async with self.send_lock:
             for frame in self.take_frames():
-                await send_event(self.conversation_id, frame)
+                await self.broadcast(frame)
         self.last_publish = time.monotonic()
 
     async def on_delta(self, item_index: int, item_type: str, delta: str) -> None:
@@ -216,11 +243,8 @@ class ReplyRunner:
                 "message": {**self.base, "content": copy.deepcopy(self.accumulator.content)},
             }
             for frame in frames:
-                await send_event(self.conversation_id, frame)
-            if reply_to is None:
-                await send_event(self.conversation_id, snapshot)
-            else:
-                await self.layer.send(reply_to, {"type": EVENT_TYPE, "event": snapshot})
+                await self.broadcast(frame)
+            await self.broadcast(snapshot, reply_to)
 
     def stop(self, task: asyncio.Task) -> None:
         """Stop streaming because the reply was cancelled (once streaming is over, only
@@ -253,6 +277,13 @@ class ReplyRunner:
                         self.layer.receive(channel), timeout=HEARTBEAT_INTERVAL
                     )
                 except TimeoutError:
+                    message = None
+                except Exception:
+                    # The channel layer is away: keep the heartbeat, listen again shortly.
+                    self.note_layer_failure()
+                    await asyncio.sleep(LAYER_RETRY_DELAY)
+                    message = None
+                if message is None:
                     if time.monotonic() - self.last_checkpoint >= HEARTBEAT_INTERVAL:
                         await self.checkpoint(None)
                     continue

@@ -1,17 +1,22 @@
 """Replies stream to every tab, survive the socket, stop from anywhere, and catch up exactly."""
 
 import asyncio
+import copy
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
 from conversations import generation
+from conversations.llm.demo import demo_reply
 from conversations.models import Message
 from tests.factories import make_conversation, make_message
+from tests.tcp_proxy import CuttableProxy
 from tests.websocket import open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -414,3 +419,44 @@ async def test_a_tab_left_idle_still_receives_the_next_reply(conversation, alice
     assert "Anyone there?" in text_of(seen[-1]["message"])
     await idle.disconnect()
     await active.disconnect()
+
+
+@pytest.fixture
+async def layer_behind_a_proxy(settings):
+    """The Redis channel layer, reached through a line the test can cut."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs the Redis channel layer (REDIS_URL)")
+    url = urlsplit(settings.REDIS_URL)
+    proxy = await CuttableProxy(url.hostname, url.port or 6379).start()
+    proxied = url._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["hosts"][0]["address"] = proxied
+    settings.CHANNEL_LAYERS = layers
+    yield proxy
+    await get_channel_layer().close_pools()
+    await proxy.close()
+
+
+async def test_a_channel_layer_outage_costs_frames_not_the_reply(
+    conversation, alice, settings, running_replies, layer_behind_a_proxy
+):
+    settings.DEMO_STREAM_DELAY = 0.02
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "Keep going"})
+    frames = await receive_until(tab, lambda f: f["type"] == "message.delta")
+    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+    await tab.disconnect()
+
+    layer_behind_a_proxy.cut()  # until the reply has finished: its last frames are lost
+    await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=30)
+    layer_behind_a_proxy.restore()
+
+    reply = await stored(reply_id)
+    assert reply.status == "completed"
+    text = "".join(i.text for i in reply.content.all() if i.type == "output_text")
+    assert text == demo_reply("Keep going")
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "sync", "message_id": reply_id, "after_seq": 0})
+    caught_up = await receive_until(tab, finished(reply_id))
+    assert text_of(caught_up[-1]["message"]) == text
+    await tab.disconnect()
