@@ -15,6 +15,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatproject.asgi_files import stream_over_asgi
+
 from .. import selectors, services
 from ..generation import run_reply
 from ..models import Message
@@ -434,13 +436,14 @@ class AttachmentDetailView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, pk):
         attachment = selectors.attachment_get_for_user(user=request.user, id=pk)
-        return FileResponse(
+        response = FileResponse(
             attachment.file.open("rb"),
             content_type=attachment.content_type,
             filename=attachment.name,
             # Uploads are shown, never run: only raster images open in the page.
             as_attachment=attachment.content_type not in INLINE_TYPES,
         )
+        return stream_over_asgi(response, request._request)
 
 
 @extend_schema(exclude=True)

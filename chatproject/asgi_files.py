@@ -1,0 +1,37 @@
+"""File downloads over ASGI, read in chunks off the event loop.
+
+Django serves a FileResponse's synchronous file to an ASGI client by reading all of
+it into memory in a thread, with a warning, on every request. These helpers give
+such responses an asynchronous iterator instead.
+"""
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
+
+CHUNK_SIZE = 64 * 1024
+
+
+async def _chunks(file):
+    read = sync_to_async(file.read, thread_sensitive=False)
+    while chunk := await read(CHUNK_SIZE):
+        yield chunk
+
+
+def stream_over_asgi(response: FileResponse, request) -> FileResponse:
+    """Make `response` read its file chunk by chunk when `request` came over ASGI.
+
+    The file stays among the response's resources, so it is closed with it.
+    """
+    if isinstance(request, ASGIRequest) and response.file_to_stream is not None:
+        response.streaming_content = _chunks(response.file_to_stream)
+    return response
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, streaming its files asynchronously to ASGI clients."""
+
+    @staticmethod
+    def serve(static_file, request):
+        return stream_over_asgi(WhiteNoiseMiddleware.serve(static_file, request), request)
