@@ -67,6 +67,15 @@ def text_of(message, item_type="output_text"):
     return "".join(item.get("text", "") for item in message["content"] if item["type"] == item_type)
 
 
+async def leave_once_the_reply_streams(conversation, user, content) -> str:
+    """Send `content` from a tab, close it at the reply's first delta; the reply's id."""
+    _, tab = await open_socket(conversation.id, user)
+    await tab.send_json_to({"type": "message.create", "content": content})
+    frames = await receive_until(tab, lambda f: f["type"] == "message.delta")
+    await tab.disconnect()
+    return next(f for f in frames if reply_created(f))["message"]["id"]
+
+
 @database_sync_to_async
 def stored(reply_id) -> Message:
     return Message.objects.prefetch_related("content").get(id=reply_id)
@@ -104,11 +113,7 @@ async def test_closing_the_socket_does_not_stop_the_reply(
     conversation, alice, settings, running_replies
 ):
     settings.DEMO_STREAM_DELAY = 0.01
-    _, tab = await open_socket(conversation.id, alice)
-    await tab.send_json_to({"type": "message.create", "content": "Keep going"})
-    frames = await receive_until(tab, lambda f: f["type"] == "message.delta")
-    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
-    await tab.disconnect()
+    reply_id = await leave_once_the_reply_streams(conversation, alice, "Keep going")
 
     await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=20)
     reply = await stored(reply_id)
@@ -441,11 +446,7 @@ async def test_a_channel_layer_outage_costs_frames_not_the_reply(
     conversation, alice, settings, running_replies, layer_behind_a_proxy
 ):
     settings.DEMO_STREAM_DELAY = 0.02
-    _, tab = await open_socket(conversation.id, alice)
-    await tab.send_json_to({"type": "message.create", "content": "Keep going"})
-    frames = await receive_until(tab, lambda f: f["type"] == "message.delta")
-    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
-    await tab.disconnect()
+    reply_id = await leave_once_the_reply_streams(conversation, alice, "Keep going")
 
     layer_behind_a_proxy.cut()  # until the reply has finished: its last frames are lost
     await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=30)
