@@ -84,11 +84,20 @@ async def one_reply(user, tokens: int, rate: float) -> dict:
 
 async def main(tokens: int, rate: float) -> None:
     user = await sync_to_async(get_user_model().objects.create_user)("bench", password="x")
-    shipped = (generation.COALESCE_INTERVAL, generation.CHECKPOINT_INTERVAL)
+    shipped = (
+        generation.COALESCE_INTERVAL,
+        generation.PROCESS_FRAMES_PER_SECOND,
+        generation.CHECKPOINT_INTERVAL,
+    )
     await one_reply(user, 50, rate)  # warm up connections and imports
-    generation.COALESCE_INTERVAL, generation.CHECKPOINT_INTERVAL = 0, 0
+    generation.COALESCE_INTERVAL, generation.PROCESS_FRAMES_PER_SECOND = 0, float("inf")
+    generation.CHECKPOINT_INTERVAL = 0
     baseline = await one_reply(user, tokens, rate)
-    generation.COALESCE_INTERVAL, generation.CHECKPOINT_INTERVAL = shipped
+    (
+        generation.COALESCE_INTERVAL,
+        generation.PROCESS_FRAMES_PER_SECOND,
+        generation.CHECKPOINT_INTERVAL,
+    ) = shipped
     batched = await one_reply(user, tokens, rate)
     await sync_to_async(connections.close_all)()
 

@@ -145,7 +145,10 @@ if REDIS_URL:
                 # A read must outlast channels-redis's 5 s blocking pop, or idle sockets
                 # die every 5 s (as with redis-py 8's default timeout of 5 s).
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
+                # The sockets of one server process share one list in Redis, so this
+                # bounds the frames waiting for all of them together; past it, frames
+                # are dropped.
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 10000),
                 "expiry": env_int("CHANNEL_LAYER_EXPIRY", 30),
             },
         }

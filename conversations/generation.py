@@ -32,8 +32,13 @@ from .serialization import message_to_dict
 
 logger = logging.getLogger(__name__)
 
-# Deltas arriving within this many seconds go out as one frame.
+# Deltas arriving within this many seconds go out as one frame...
 COALESCE_INTERVAL = 0.03
+# ...or longer while many replies stream in the process: its replies together send about
+# this many delta frames a second (one process drains its sockets' frames from the layer
+# one at a time; past that it drops them), each frame at most this late.
+PROCESS_FRAMES_PER_SECOND = 300
+MAX_COALESCE_INTERVAL = 0.25
 # A running reply writes its text at most this often (and once at the end).
 CHECKPOINT_INTERVAL = 0.5
 # A runner shows it is alive this often even while the model is silent...
@@ -117,6 +122,8 @@ class ReplyCancelled(Exception):
 
 class ReplyRunner:
     """Runs one `in_progress` reply to its end: streams, checkpoints, stores."""
+
+    streaming_now = 0  # runners of this process streaming at the moment
 
     def __init__(self, reply_id, *, provider=None):
         self.reply_id = reply_id
@@ -211,15 +218,20 @@ class ReplyRunner:
                 await self.broadcast(frame)
         self.last_publish = time.monotonic()
 
+    @staticmethod
+    def coalesce_interval() -> float:
+        """How long deltas gather into one frame, given how many replies stream here."""
+        share = ReplyRunner.streaming_now / PROCESS_FRAMES_PER_SECOND
+        return min(max(COALESCE_INTERVAL, share), MAX_COALESCE_INTERVAL)
+
     async def on_delta(self, item_index: int, item_type: str, delta: str) -> None:
         self.pending.append((item_index, item_type, delta))
-        if time.monotonic() - self.last_publish >= COALESCE_INTERVAL:
+        interval = self.coalesce_interval()
+        if time.monotonic() - self.last_publish >= interval:
             await self.publish()
         elif self.flush_handle is None:
             loop = asyncio.get_running_loop()
-            self.flush_handle = loop.call_later(
-                COALESCE_INTERVAL, lambda: loop.create_task(self.publish())
-            )
+            self.flush_handle = loop.call_later(interval, lambda: loop.create_task(self.publish()))
         if time.monotonic() - self.last_checkpoint >= CHECKPOINT_INTERVAL:
             await self.checkpoint(self.accumulator.content)
 
@@ -339,6 +351,7 @@ class ReplyRunner:
         streaming = asyncio.current_task()
         listener = asyncio.create_task(self.listen(streaming))
         self.streaming = True
+        ReplyRunner.streaming_now += 1
         try:
             await self.stream(conversation, reply, messages)
         except asyncio.CancelledError:
@@ -366,6 +379,7 @@ class ReplyRunner:
             error = {"code": "internal_error", "message": "The reply failed on the server."}
         finally:
             self.streaming = False
+            ReplyRunner.streaming_now -= 1
             await self.stop_listening(listener)
         await self.publish()
         if self.cancel_requested:

@@ -461,3 +461,22 @@ async def test_a_channel_layer_outage_costs_frames_not_the_reply(
     caught_up = await receive_until(tab, finished(reply_id))
     assert text_of(caught_up[-1]["message"]) == text
     await tab.disconnect()
+
+
+async def test_many_replies_at_once_each_reach_their_tab_whole(alice, settings, running_replies):
+    settings.DEMO_STREAM_DELAY = 0.01
+    conversations = [await database_sync_to_async(make_conversation)(alice) for _ in range(40)]
+    tabs = [(await open_socket(c.id, alice))[1] for c in conversations]
+    for index, tab in enumerate(tabs):
+        await tab.send_json_to({"type": "message.create", "content": f"Question {index}"})
+
+    seen = await asyncio.gather(*(receive_until(tab, finished()) for tab in tabs))
+
+    for index, frames in enumerate(seen):
+        final = frames[-1]["message"]
+        assert final["status"] == "completed"
+        assert text_of(final) == demo_reply(f"Question {index}")
+        reply_id = final["id"]
+        assert streamed_text(frames, reply_id) == text_of(final)
+    for tab in tabs:
+        await tab.disconnect()
