@@ -163,8 +163,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def sync(self, frame):
-        """Catch up on a reply: its runner answers with a snapshot, or, once it has
-        finished, the stored message does."""
+        """Catch up on a reply: its runner answers with a snapshot; a queued reply is
+        sent as it stands (a snapshot at seq 0), a finished one as its end frame."""
         message = await self.get_message(validated(SyncSerializer, frame)["message_id"])
         if message.status == Message.Status.IN_PROGRESS:
             await generation.request_sync(message.id, self.channel_name)
@@ -172,4 +172,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         stored = await database_sync_to_async(selectors.message_dict_for_user)(
             user=self.scope["user"], message_id=message.id
         )
-        await self.send_json(finished_event(stored))
+        if stored["status"] == Message.Status.QUEUED:
+            await self.send_json({"type": "message.snapshot", "seq": 0, "message": stored})
+        else:
+            await self.send_json(finished_event(stored))

@@ -204,6 +204,24 @@ async def test_sync_after_the_reply_finished_sends_the_stored_reply(
     await tab.disconnect()
 
 
+async def test_sync_on_a_queued_reply_sends_it_as_it_stands(conversation, alice):
+    @database_sync_to_async
+    def queue_one():
+        running = make_message(conversation, role="assistant", text="", status="in_progress")
+        question = make_message(conversation, running, text="next")
+        return make_message(conversation, question, role="assistant", text="", status="queued")
+
+    queued = await queue_one()
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "sync", "message_id": str(queued.id), "after_seq": 0})
+
+    frame = await tab.receive_json_from()
+    assert frame["type"] == "message.snapshot"
+    assert (frame["seq"], frame["message"]["id"]) == (0, str(queued.id))
+    assert frame["message"]["status"] == "queued"
+    await tab.disconnect()
+
+
 async def test_queued_replies_run_in_order(conversation, alice, settings, running_replies):
     settings.DEMO_STREAM_DELAY = 0.005
     _, tab = await open_socket(conversation.id, alice)

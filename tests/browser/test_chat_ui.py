@@ -342,3 +342,30 @@ def test_a_message_typed_while_offline_is_sent_when_the_line_is_back(login, alic
     expect(unsent).to_have_count(0)
     expect(page.locator("article.user").last).to_contain_text("Typed on the train")
     assert Message.objects.filter(role="user", content__text="Typed on the train").count() == 1
+
+
+def test_a_reply_whose_end_frame_was_lost_still_ends(login, alice):
+    page = login(alice, "alice-password")
+    lost = []
+
+    def route(socket):
+        server = socket.connect_to_server()
+
+        def to_page(frame):
+            # Lose the reply's end on the way, as a channel layer past capacity would.
+            if not lost and '"message.completed"' in frame:
+                lost.append(frame)
+                return
+            socket.send(frame)
+
+        server.on_message(to_page)
+
+    page.route_web_socket(re.compile("/ws/conversations/"), route)
+    send(page, "Lose the ending")
+
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "completed", timeout=20000)
+    assert lost
+    expect(reply.locator("table")).to_be_visible()  # the server's rendering, as stored
+    stored = Message.objects.get(role="assistant")
+    assert stored.status == "completed"

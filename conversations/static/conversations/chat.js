@@ -11,6 +11,7 @@ const state = {
   streams: new Map(), // message id -> {seq, items: Map(index -> {type, text})}
   socket: null,
   outbox: [], // messages typed while the socket was down, sent when it is back
+  heard: new Map(), // message id -> when a frame about it last came (or we asked)
   retry: 0,
   followScroll: true,
 };
@@ -281,6 +282,8 @@ function appendText(message, index, item, delta) {
 }
 
 function onFrame(frame) {
+  const about = frame.message_id || frame.message?.id;
+  if (about) state.heard.set(about, Date.now());
   switch (frame.type) {
     case "message.created": {
       const last = state.messages[state.messages.length - 1];
@@ -330,11 +333,25 @@ async function reload() {
 
 function syncRunning() {
   for (const message of state.messages) {
-    if (message.status === "in_progress") {
-      send({ type: "sync", message_id: message.id, after_seq: state.streams.get(message.id)?.seq || 0 });
-    }
+    if (message.status === "in_progress") askForState(message);
   }
 }
+
+function askForState(message) {
+  state.heard.set(message.id, Date.now());
+  send({ type: "sync", message_id: message.id, after_seq: state.streams.get(message.id)?.seq || 0 });
+}
+
+// A reply that has gone quiet may have lost frames on the way (a busy or failing
+// channel layer drops them): ask for its state now and then until it ends.
+const QUIET_MS = 5000;
+setInterval(() => {
+  if (state.socket?.readyState !== WebSocket.OPEN) return;
+  for (const message of state.messages) {
+    const waiting = message.status === "in_progress" || message.status === "queued";
+    if (waiting && Date.now() - (state.heard.get(message.id) || 0) >= QUIET_MS) askForState(message);
+  }
+}, 1000);
 
 // ---------------------------------------------------------------- socket
 
