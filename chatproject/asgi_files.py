@@ -14,6 +14,8 @@ CHUNK_SIZE = 64 * 1024
 
 
 async def _chunks(file):
+    if file is None:  # a 304 or an answer to HEAD: no body
+        return
     read = sync_to_async(file.read, thread_sensitive=False)
     while chunk := await read(CHUNK_SIZE):
         yield chunk
@@ -24,7 +26,7 @@ def stream_over_asgi(response: FileResponse, request) -> FileResponse:
 
     The file stays among the response's resources, so it is closed with it.
     """
-    if isinstance(request, ASGIRequest) and response.file_to_stream is not None:
+    if isinstance(request, ASGIRequest):
         response.streaming_content = _chunks(response.file_to_stream)
     return response
 

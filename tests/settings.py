@@ -20,7 +20,8 @@ if "DATABASE_URL" not in os.environ:
         os.environ["DATABASE_URL"] = "sqlite:///:memory:"
 if "REDIS_URL" not in os.environ and _reachable("127.0.0.1", 6379):
     os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/0"
-os.environ.setdefault("DEBUG", "0")
+# As in production, whatever the shell says (the Makefile exports DEBUG=1 for `make run`).
+os.environ["DEBUG"] = "0"
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("LLM_PROVIDER", "demo")
 os.environ.setdefault("DEMO_STREAM_DELAY", "0")

@@ -40,6 +40,15 @@ async def test_a_static_file_is_served_whole():
     assert response.content == expected
 
 
+async def test_a_static_file_not_modified_is_answered_without_a_body():
+    etag = (await get("/static/conversations/chat.js")).headers["etag"]
+
+    response = await get("/static/conversations/chat.js", headers={"if-none-match": etag})
+
+    assert response.status_code == 304
+    assert response.content == b""
+
+
 async def test_an_attachment_larger_than_a_chunk_downloads_whole(alice):
     data = bytes(range(256)) * (3 * CHUNK_SIZE // 256 + 7)
     upload = SimpleUploadedFile("big.bin", data, content_type="application/octet-stream")
