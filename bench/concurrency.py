@@ -6,32 +6,20 @@ channel layer past capacity), then the ratios.
 
     .venv/bin/python bench/concurrency.py [REPLIES] [TOKENS] [RATE]
 
-Uses PostgreSQL and Redis when they answer on 127.0.0.1 (as the tests do), else SQLite and
-the in-memory layer; a throwaway test database is created and dropped.
+See harness.py for the database and channel layer it uses.
 """
 
 import asyncio
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.db import connection, connections
+from harness import Tokens, arguments, run
 
-import django
-
-django.setup()
-
-from asgiref.sync import sync_to_async  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection, connections  # noqa: E402
-from django.test.utils import setup_databases, teardown_databases  # noqa: E402
-
-from bench.streaming import Tokens  # noqa: E402
-from conversations import generation, services  # noqa: E402
-from tests.websocket import open_socket  # noqa: E402
+from conversations import generation, services
+from tests.websocket import open_socket
 
 # How long a tab may wait for a reply's end after its runner finished.
 GRACE = 10
@@ -102,11 +90,4 @@ async def main(replies: int, tokens: int, rate: float) -> None:
 
 
 if __name__ == "__main__":
-    config = setup_databases(verbosity=0, interactive=False)
-    try:
-        replies = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-        tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 300
-        rate = float(sys.argv[3]) if len(sys.argv) > 3 else 100
-        asyncio.run(main(replies, tokens, rate))
-    finally:
-        teardown_databases(config, verbosity=0)
+    run(main, *arguments(50, 300, 100.0))

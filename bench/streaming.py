@@ -5,47 +5,21 @@ time from the first to the last token on the tabs, frames, database writes, and 
 
     .venv/bin/python bench/streaming.py [TOKENS] [RATE]
 
-Uses PostgreSQL and Redis when they answer on 127.0.0.1 (as the tests do), else SQLite and
-the in-memory layer; a throwaway test database is created and dropped.
+See harness.py for the database and channel layer it uses.
 """
 
 import asyncio
-import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.db import connection, connections
+from harness import Tokens, arguments, run
 
-import django
-
-django.setup()
-
-from asgiref.sync import sync_to_async  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection, connections  # noqa: E402
-from django.test.utils import setup_databases, teardown_databases  # noqa: E402
-
-from conversations import generation, services  # noqa: E402
-from conversations.llm.base import Finish, Provider, TextDelta  # noqa: E402
-from tests.websocket import open_socket  # noqa: E402
+from conversations import generation, services
+from tests.websocket import open_socket
 
 TABS = 3
-
-
-class Tokens(Provider):
-    """A model that writes `count` tokens, `rate` a second."""
-
-    def __init__(self, count, rate):
-        self.count = count
-        self.pause = 1 / rate
-
-    async def stream(self, messages, *, system_prompt="", model="", tools=None):
-        for index in range(self.count):
-            yield TextDelta(f"t{index} ")
-            await asyncio.sleep(self.pause)
-        yield Finish("stop")
 
 
 async def one_reply(user, tokens: int, rate: float) -> dict:
@@ -114,10 +88,4 @@ async def main(tokens: int, rate: float) -> None:
 
 
 if __name__ == "__main__":
-    config = setup_databases(verbosity=0, interactive=False)
-    try:
-        tokens = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-        rate = float(sys.argv[2]) if len(sys.argv) > 2 else 500
-        asyncio.run(main(tokens, rate))
-    finally:
-        teardown_databases(config, verbosity=0)
+    run(main, *arguments(2000, 500.0))
