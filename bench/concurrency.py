@@ -12,6 +12,7 @@ See harness.py for the database and channel layer it uses.
 import asyncio
 import statistics
 import time
+from unittest.mock import patch
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
@@ -69,10 +70,8 @@ async def at_once(user, replies: int, tokens: int, rate: float) -> dict:
 async def main(replies: int, tokens: int, rate: float) -> None:
     user = await sync_to_async(get_user_model().objects.create_user)("bench", password="x")
     await at_once(user, 2, 50, rate)  # warm up connections and imports
-    shipped = generation.PROCESS_FRAMES_PER_SECOND
-    generation.PROCESS_FRAMES_PER_SECOND = float("inf")
-    baseline = await at_once(user, replies, tokens, rate)
-    generation.PROCESS_FRAMES_PER_SECOND = shipped
+    with patch.object(generation, "PROCESS_FRAMES_PER_SECOND", float("inf")):
+        baseline = await at_once(user, replies, tokens, rate)
     adaptive = await at_once(user, replies, tokens, rate)
     await sync_to_async(connections.close_all)()
 

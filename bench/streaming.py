@@ -10,6 +10,7 @@ See harness.py for the database and channel layer it uses.
 
 import asyncio
 import time
+from unittest.mock import patch
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
@@ -58,20 +59,14 @@ async def one_reply(user, tokens: int, rate: float) -> dict:
 
 async def main(tokens: int, rate: float) -> None:
     user = await sync_to_async(get_user_model().objects.create_user)("bench", password="x")
-    shipped = (
-        generation.COALESCE_INTERVAL,
-        generation.PROCESS_FRAMES_PER_SECOND,
-        generation.CHECKPOINT_INTERVAL,
-    )
     await one_reply(user, 50, rate)  # warm up connections and imports
-    generation.COALESCE_INTERVAL, generation.PROCESS_FRAMES_PER_SECOND = 0, float("inf")
-    generation.CHECKPOINT_INTERVAL = 0
-    baseline = await one_reply(user, tokens, rate)
-    (
-        generation.COALESCE_INTERVAL,
-        generation.PROCESS_FRAMES_PER_SECOND,
-        generation.CHECKPOINT_INTERVAL,
-    ) = shipped
+    per_token = {
+        "COALESCE_INTERVAL": 0,
+        "PROCESS_FRAMES_PER_SECOND": float("inf"),
+        "CHECKPOINT_INTERVAL": 0,
+    }
+    with patch.multiple(generation, **per_token):
+        baseline = await one_reply(user, tokens, rate)
     batched = await one_reply(user, tokens, rate)
     await sync_to_async(connections.close_all)()
 

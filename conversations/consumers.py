@@ -13,7 +13,7 @@ from .api.errors import validation_error_body
 from .api.serializers import ContinueSerializer, EditSerializer
 from .api.throttling import check_generation_rate
 from .errors import ConversationError, error_body
-from .events import conversation_group, finished_event
+from .events import conversation_group, finished_event, snapshot_event
 from .models import Message
 
 
@@ -173,6 +173,6 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             user=self.scope["user"], message_id=message.id
         )
         if stored["status"] == Message.Status.QUEUED:
-            await self.send_json({"type": "message.snapshot", "seq": 0, "message": stored})
+            await self.send_json(snapshot_event(stored, seq=0))
         else:
             await self.send_json(finished_event(stored))

@@ -14,6 +14,11 @@ def finished_event(message: dict) -> dict:
     return {"type": "message.failed" if failed else "message.completed", "message": message}
 
 
+def snapshot_event(message: dict, seq: int) -> dict:
+    """The frame that gives a reply as it stands, up to delta `seq` (0: none yet)."""
+    return {"type": "message.snapshot", "seq": seq, "message": message}
+
+
 def conversation_group(conversation_id) -> str:
     """The channel-layer group of one conversation's open sockets."""
     return f"conversation.{conversation_id}"

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from . import selectors, services
-from .events import EVENT_TYPE, reply_group, send_event
+from .events import EVENT_TYPE, reply_group, send_event, snapshot_event
 from .llm import reply_events
 from .llm.accumulate import ReplyAccumulator
 from .llm.base import ProviderError
@@ -249,11 +249,9 @@ class ReplyRunner:
         every tab when `reply_to` is None."""
         async with self.send_lock:
             frames = self.take_frames()
-            snapshot = {
-                "type": "message.snapshot",
-                "seq": self.seq,
-                "message": {**self.base, "content": copy.deepcopy(self.accumulator.content)},
-            }
+            snapshot = snapshot_event(
+                {**self.base, "content": copy.deepcopy(self.accumulator.content)}, self.seq
+            )
             for frame in frames:
                 await self.broadcast(frame)
             await self.broadcast(snapshot, reply_to)
