@@ -26,6 +26,21 @@ class ReadOnlyMixin:
         return False
 
 
+class ServiceDeleteMixin:
+    """Deletes in the admin go through the service that owns them, one object at a time,
+    so the admin removes exactly what the API would (and tells open tabs)."""
+
+    def delete_with_service(self, obj):
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        self.delete_with_service(obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_with_service(obj)
+
+
 class MessageInline(ReadOnlyMixin, admin.TabularInline):
     model = Message
     fields = ["created_at", "role", "status", "model", "preview", "parent"]
@@ -43,7 +58,7 @@ class MessageInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ConversationAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["title_or_id", "owner", "message_count", "archived", "updated_at"]
     list_filter = ["archived", ("owner", admin.RelatedOnlyFieldListFilter), "updated_at"]
     list_select_related = ["owner"]
@@ -51,6 +66,9 @@ class ConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     date_hierarchy = "updated_at"
     inlines = [MessageInline]
     actions = ["archive", "unarchive"]
+
+    def delete_with_service(self, obj):
+        services.conversation_delete(conversation=obj)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(message_count=Count("messages"))
@@ -66,19 +84,12 @@ class ConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.action(description="Archive selected conversations")
     def archive(self, request, queryset):
         for conversation in queryset:
-            services.conversation_set_archived(conversation=conversation, archived=True)
+            services.conversation_update(conversation=conversation, archived=True)
 
     @admin.action(description="Restore selected conversations from the archive")
     def unarchive(self, request, queryset):
         for conversation in queryset:
-            services.conversation_set_archived(conversation=conversation, archived=False)
-
-    def delete_model(self, request, obj):
-        services.conversation_delete(conversation=obj)
-
-    def delete_queryset(self, request, queryset):
-        for conversation in queryset:
-            services.conversation_delete(conversation=conversation)
+            services.conversation_update(conversation=conversation, archived=False)
 
 
 class ContentItemInline(ReadOnlyMixin, admin.TabularInline):
@@ -98,7 +109,7 @@ class ReferenceInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class MessageAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "conversation", "role", "status", "model", "preview", "created_at"]
     list_filter = ["role", "status", "created_at"]
     list_select_related = ["conversation"]
@@ -106,15 +117,11 @@ class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
     inlines = [ContentItemInline, ReferenceInline]
     show_full_result_count = False
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("content")
-
-    def delete_model(self, request, obj):
+    def delete_with_service(self, obj):
         services.message_delete(message=obj)
 
-    def delete_queryset(self, request, queryset):
-        for message in queryset:
-            services.message_delete(message=message)
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("content")
 
     @admin.display(description="content")
     def preview(self, message):
@@ -122,13 +129,16 @@ class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class FeedbackAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["message", "user", "rating", "model", "comment", "created_at"]
     list_filter = ["rating", "model", "created_at"]
     list_select_related = ["user", "message"]
     raw_id_fields = ["message", "user"]
     search_fields = ["comment", "user__username"]
     actions = ["export_csv"]
+
+    def delete_with_service(self, obj):
+        services.feedback_delete(feedback=obj)
 
     @admin.action(description="Export selected feedback as CSV")
     def export_csv(self, request, queryset):
@@ -167,7 +177,7 @@ class FeedbackAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Share)
-class ShareAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ShareAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "short_token",
         "conversation",
@@ -182,6 +192,9 @@ class ShareAdmin(ReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ["conversation", "created_by", "message"]
     actions = ["revoke"]
 
+    def delete_with_service(self, obj):
+        services.share_delete(share=obj)
+
     @admin.display(description="token")
     def short_token(self, share):
         return f"{share.token[:8]}…"
@@ -193,8 +206,11 @@ class ShareAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AttachmentAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["name", "owner", "content_type", "size", "created_at"]
     list_filter = ["content_type", "created_at"]
     list_select_related = ["owner"]
     search_fields = ["name", "owner__username"]
+
+    def delete_with_service(self, obj):
+        services.attachment_delete(attachment=obj)

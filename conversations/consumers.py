@@ -1,42 +1,24 @@
-"""The websocket of one conversation (DESIGN §6): thin, it validates frames and calls services."""
+"""The websocket of one conversation: thin, it validates frames, calls services and starts
+replies through `generation.reply_start`. The protocol is in the README's "Streaming"."""
 
 import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
-from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
-from . import generation, selectors, services
-from .api.errors import validation_error_body
-from .api.serializers import ContinueSerializer, EditSerializer
-from .api.throttling import check_generation_rate
-from .errors import ConversationError, error_body
-from .events import conversation_group, finished_event, snapshot_event
+from . import events, generation, selectors, services
+from .errors import ConversationError, error_body, validation_error_body
+from .inputs import (
+    CreateFrameSerializer,
+    EditFrameSerializer,
+    MessageIdSerializer,
+    SyncSerializer,
+    validated,
+)
 from .models import Message
-
-
-class MessageIdSerializer(serializers.Serializer):
-    message_id = serializers.UUIDField()
-
-
-class SyncSerializer(MessageIdSerializer):
-    after_seq = serializers.IntegerField(min_value=0, required=False, default=0)
-
-
-class CreateSerializer(ContinueSerializer):
-    idempotency_key = serializers.CharField(required=False, default="", allow_blank=True)
-
-
-class EditFrameSerializer(EditSerializer, MessageIdSerializer):
-    idempotency_key = serializers.CharField(required=False, default="", allow_blank=True)
-
-
-def validated(serializer_class, frame: dict) -> dict:
-    serializer = serializer_class(data=frame)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+from .throttling import check_generation_rate
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
@@ -56,7 +38,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             # The same refusal as for a conversation that does not exist.
             await self.close()
             return
-        self.group = conversation_group(self.conversation.id)
+        self.group = events.conversation_group(self.conversation.id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
@@ -83,12 +65,12 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         try:
             await getattr(self, handler)(frame)
         except ValidationError as exc:
-            await self.send_json({"type": "error", **validation_error_body(exc.detail)})
+            await self.send_json(events.error(**validation_error_body(exc.detail)))
         except (ConversationError, Http404) as exc:
-            await self.send_json({"type": "error", **error_body(exc)})
+            await self.send_json(events.error(**error_body(exc)))
 
     async def send_error(self, code: str, detail: str):
-        await self.send_json({"type": "error", "code": code, "detail": detail})
+        await self.send_json(events.error(code, detail))
 
     async def conversation_event(self, message):
         """A change announced by a service or a running reply: pass it on as it is."""
@@ -112,16 +94,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             raise Http404("No such message in this conversation.")
         return message
 
-    async def start(self, reply: Message, created: bool) -> None:
-        # The reply runs on its own: this handler returns at once.
-        if created and reply.status == Message.Status.IN_PROGRESS:
-            await generation.replies.start(reply.id)
-
     async def check_rate(self) -> None:
         await database_sync_to_async(check_generation_rate)(self.scope["user"])
 
     async def create_message(self, frame):
-        data = validated(CreateSerializer, frame)
+        data = validated(CreateFrameSerializer, frame)
         await self.check_rate()
         reply, created = await database_sync_to_async(services.message_continue)(
             conversation=self.conversation,
@@ -131,7 +108,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             attachments=data["attachments"],
             idempotency_key=data["idempotency_key"],
         )
-        await self.start(reply, created)
+        # The reply runs on its own: this handler returns at once.
+        await generation.reply_start(reply, created=created)
 
     async def edit_message(self, frame):
         data = validated(EditFrameSerializer, frame)
@@ -144,13 +122,15 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             attachments=data["attachments"],
             idempotency_key=data["idempotency_key"],
         )
-        await self.start(reply, created)
+        # The reply runs on its own: this handler returns at once.
+        await generation.reply_start(reply, created=created)
 
     async def reset_message(self, frame):
         message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
         await self.check_rate()
         reply, created = await database_sync_to_async(services.message_reset)(message=message)
-        await self.start(reply, created)
+        # The reply runs on its own: this handler returns at once.
+        await generation.reply_start(reply, created=created)
 
     async def cancel_generation(self, frame):
         message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
@@ -173,6 +153,6 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             user=self.scope["user"], message_id=message.id
         )
         if stored["status"] == Message.Status.QUEUED:
-            await self.send_json(snapshot_event(stored, seq=0))
+            await self.send_json(events.message_snapshot(stored, seq=0))
         else:
-            await self.send_json(finished_event(stored))
+            await self.send_json(events.message_finished(stored))

@@ -2,8 +2,9 @@
 
 Each error has a stable `code` (shown to clients of the REST API and of the
 websocket alike) and a message a person can act on. `http_status` and
-`error_body` are the only places that turn them into responses; the websocket
-sends the same body as an `error` frame.
+`error_body` (with `validation_error_body` for invalid request fields) are the
+only places that turn them into responses; the websocket sends the same body as
+an `error` frame.
 """
 
 from django.http import Http404
@@ -138,3 +139,30 @@ def error_body(exc: Exception) -> dict:
     if isinstance(exc, Http404):
         return {"code": "not_found", "detail": str(exc) or "Not found."}
     return {"code": exc.code, "detail": exc.detail, **exc.extra}
+
+
+def _first_message(data, prefix: str = "") -> str:
+    """`field: message` of the first error in DRF's nested error data."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = key if key == "non_field_errors" else f"{prefix}{key}"
+            found = _first_message(value, f"{name}." if key != "non_field_errors" else prefix)
+            if found:
+                return found if key == "non_field_errors" or ": " in found else f"{name}: {found}"
+        return ""
+    if isinstance(data, list):
+        for value in data:
+            found = _first_message(value, prefix)
+            if found:
+                return found
+        return ""
+    return str(data)
+
+
+def validation_error_body(detail) -> dict:
+    """The error body of invalid input, from DRF's nested error data."""
+    return {
+        "code": "invalid",
+        "detail": _first_message(detail) or "Invalid input.",
+        "fields": detail,
+    }

@@ -1,4 +1,10 @@
-"""Announce changes to every open tab of a conversation through the channel layer."""
+"""Every server-to-client frame, built here, and the channel-layer plumbing that sends them.
+
+The websocket sends these frames as JSON text; the SSE stream sends the same frames
+as `data:` lines. The README's "Streaming" section lists them. Each reply ends with
+exactly one final frame (`message.completed` or `message.failed`), sent by its runner,
+or by the cancel of a reply that never ran; no delta follows it.
+"""
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -6,17 +12,64 @@ from django.db import transaction
 
 # The channel-layer message type the consumer handles; the frame is in "event".
 EVENT_TYPE = "conversation.event"
+FINISHED_TYPES = ("message.completed", "message.failed")
 
 
-def finished_event(message: dict) -> dict:
+# Frames
+
+
+def conversation_updated(conversation) -> dict:
+    """The conversation's title, archive flag or shown branch changed."""
+    leaf = conversation.current_leaf_id
+    return {
+        "type": "conversation.updated",
+        "conversation": {
+            "id": str(conversation.id),
+            "title": conversation.title,
+            "archived": conversation.archived,
+            "current_leaf_id": str(leaf) if leaf else None,
+        },
+    }
+
+
+def message_created(message: dict) -> dict:
+    """A message was stored (a reply is created `in_progress` or `queued`)."""
+    return {"type": "message.created", "message": message}
+
+
+def message_deleted(message_ids) -> dict:
+    """These messages (a message and its subtree) are gone."""
+    return {"type": "message.deleted", "message_ids": [str(node) for node in message_ids]}
+
+
+def message_delta(reply_id, item_index: int, item_type: str, delta: str) -> dict:
+    """Text added to item `item_index` of a running reply; its runner numbers it (`seq`)."""
+    return {
+        "type": "message.delta",
+        "message_id": str(reply_id),
+        "item_index": item_index,
+        "item_type": item_type,
+        "delta": delta,
+    }
+
+
+def message_snapshot(message: dict, seq: int) -> dict:
+    """A reply as it stands, up to delta `seq` (0: none yet)."""
+    return {"type": "message.snapshot", "seq": seq, "message": message}
+
+
+def message_finished(message: dict) -> dict:
     """The frame that ends a reply: `message.failed` when it failed or stopped short."""
     failed = message["status"] in ("failed", "incomplete")
     return {"type": "message.failed" if failed else "message.completed", "message": message}
 
 
-def snapshot_event(message: dict, seq: int) -> dict:
-    """The frame that gives a reply as it stands, up to delta `seq` (0: none yet)."""
-    return {"type": "message.snapshot", "seq": seq, "message": message}
+def error(code: str, detail: str, **extra) -> dict:
+    """A request or frame that could not be carried out (`code` as in the REST API)."""
+    return {"type": "error", "code": code, "detail": detail, **extra}
+
+
+# Sending
 
 
 def conversation_group(conversation_id) -> str:
@@ -25,7 +78,7 @@ def conversation_group(conversation_id) -> str:
 
 
 async def send_event(conversation_id, event: dict) -> None:
-    """Send a protocol frame (a dict with `type`) to the conversation's sockets now."""
+    """Send a frame to the conversation's sockets now."""
     await get_channel_layer().group_send(
         conversation_group(conversation_id), {"type": EVENT_TYPE, "event": event}
     )
@@ -38,13 +91,28 @@ def send_event_on_commit(conversation_id, event: dict) -> None:
     transaction.on_commit(lambda: async_to_sync(send_event)(conversation_id, event), robust=True)
 
 
+# Runner control: messages to the runner of one reply, in whichever process it runs.
+
+
 def reply_group(reply_id) -> str:
     """The channel-layer group of the runner of one reply (sync requests, cancels)."""
     return f"reply.{reply_id}"
 
 
+# What a runner is asked: a snapshot sent to the channel `reply_to`, to stop streaming
+# because the reply was cancelled, or to stop listening because the reply has ended.
+REPLY_SYNC = "reply.sync"
+REPLY_CANCEL = "reply.cancel"
+REPLY_STOP = "reply.stop"
+
+
+def reply_control(kind: str, **fields) -> dict:
+    """A control message of type `kind` (one of the REPLY_* types) for a runner."""
+    return {"type": kind, **fields}
+
+
 def send_to_runner_on_commit(reply_id, message: dict) -> None:
-    """Send a control message to the runner of `reply_id`, in whichever process it runs."""
+    """Send a control message to the runner of `reply_id` once the transaction commits."""
     # Robust: a runner that misses a cancel still sees it at its next checkpoint.
     transaction.on_commit(
         lambda: async_to_sync(get_channel_layer().group_send)(reply_group(reply_id), message),

@@ -22,8 +22,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 
-from . import selectors, services
-from .events import EVENT_TYPE, reply_group, send_event, snapshot_event
+from . import events, selectors, services
 from .llm import reply_events
 from .llm.accumulate import ReplyAccumulator
 from .llm.base import ProviderError
@@ -170,15 +169,7 @@ class ReplyRunner:
             if last and last["item_index"] == item_index and last["item_type"] == item_type:
                 last["delta"] += delta
                 continue
-            frames.append(
-                {
-                    "type": "message.delta",
-                    "message_id": str(self.reply_id),
-                    "item_index": item_index,
-                    "item_type": item_type,
-                    "delta": delta,
-                }
-            )
+            frames.append(events.message_delta(self.reply_id, item_index, item_type, delta))
         self.pending = []
         for frame in frames:
             self.seq += 1
@@ -191,9 +182,9 @@ class ReplyRunner:
         never the reply, which goes on being written to the database."""
         try:
             if channel is None:
-                await send_event(self.conversation_id, frame)
+                await events.send_event(self.conversation_id, frame)
             else:
-                await self.layer.send(channel, {"type": EVENT_TYPE, "event": frame})
+                await self.layer.send(channel, {"type": events.EVENT_TYPE, "event": frame})
         except Exception:
             self.note_layer_failure()
         else:
@@ -249,7 +240,7 @@ class ReplyRunner:
         every tab when `reply_to` is None."""
         async with self.send_lock:
             frames = self.take_frames()
-            snapshot = snapshot_event(
+            snapshot = events.message_snapshot(
                 {**self.base, "content": copy.deepcopy(self.accumulator.content)}, self.seq
             )
             for frame in frames:
@@ -269,7 +260,7 @@ class ReplyRunner:
         shutdown for the layer's pop timeout (5 s per reply run in a request)."""
         if self.channel is not None and not listener.done():
             try:
-                await self.layer.send(self.channel, {"type": "reply.stop"})
+                await self.layer.send(self.channel, events.reply_control(events.REPLY_STOP))
                 await asyncio.wait_for(asyncio.shield(listener), timeout=1)
             except Exception:
                 logger.debug("Listener of reply %s did not stop by itself", self.reply_id)
@@ -279,7 +270,7 @@ class ReplyRunner:
     async def listen(self, task: asyncio.Task) -> None:
         """Serve sync requests and cancels for this reply; keep its heartbeat."""
         channel = self.channel = await self.layer.new_channel()
-        await self.layer.group_add(reply_group(self.reply_id), channel)
+        await self.layer.group_add(events.reply_group(self.reply_id), channel)
         try:
             while True:
                 try:
@@ -297,16 +288,16 @@ class ReplyRunner:
                     if time.monotonic() - self.last_checkpoint >= HEARTBEAT_INTERVAL:
                         await self.checkpoint(None)
                     continue
-                if message["type"] == "reply.stop":
+                if message["type"] == events.REPLY_STOP:
                     return
-                if message["type"] == "reply.sync":
-                    await self.send_snapshot(message["reply_to"])
-                elif message["type"] == "reply.cancel":
+                if message["type"] == events.REPLY_CANCEL:
                     self.stop(task)
+                elif message["type"] == events.REPLY_SYNC:
+                    await self.send_snapshot(message["reply_to"])
         except ReplyCancelled:
             self.stop(task)
         finally:
-            await self.layer.group_discard(reply_group(self.reply_id), channel)
+            await self.layer.group_discard(events.reply_group(self.reply_id), channel)
 
     async def stream(self, conversation: Conversation, reply: Message, messages: list[dict]):
         """Feed the model's events through the accumulator, within the time limits."""
@@ -398,9 +389,7 @@ async def run_reply(reply_id, *, provider=None) -> Message | None:
 async def run_queued(conversation_id, *, provider=None) -> None:
     """Run the conversation's queued replies in order, while none is running."""
     while True:
-        following = await sync_to_async(services.generation_claim_next)(
-            conversation_id=conversation_id
-        )
+        following = await sync_to_async(services.reply_claim_next)(conversation_id=conversation_id)
         if following is None:
             return
         await ReplyRunner(following.id, provider=provider).run()
@@ -412,13 +401,18 @@ class Replies:
 
     def __init__(self):
         self.tasks: set[asyncio.Task] = set()
+        self.server_loop = None  # the event loop of the ASGI server, while it serves
 
-    def _own(self, coroutine) -> asyncio.Task:
-        # A fresh context: nothing of the request or socket that started the reply
-        # (asgiref's per-request thread, above all) may outlive it in the reply.
-        task = asyncio.get_running_loop().create_task(
-            self._closing(coroutine), context=contextvars.Context()
-        )
+    def _own(self, coroutine, *, detached: bool = True) -> asyncio.Task:
+        # Detached, in a fresh context: nothing of the request or socket that started
+        # the reply (asgiref's per-request thread, above all) may outlive it in the reply.
+        # Its database work then runs on asgiref's shared thread, whose connection it gives
+        # back at the end; attached, it runs on the caller's thread and connection.
+        if detached:
+            coroutine, context = self._closing(coroutine), contextvars.Context()
+        else:
+            context = contextvars.copy_context()
+        task = asyncio.get_running_loop().create_task(coroutine, context=context)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
@@ -432,9 +426,17 @@ class Replies:
             # connection back instead of holding it until the thread ends.
             await sync_to_async(close_old_connections)()
 
-    async def start(self, reply_id) -> asyncio.Task:
+    def start(self, reply_id, *, detached: bool = True) -> asyncio.Task:
         """Run `reply_id` (and the queue behind it) in the background."""
-        return self._own(run_reply(reply_id))
+        return self._own(run_reply(reply_id), detached=detached)
+
+    def start_queue(self, conversation_id, *, detached: bool = True) -> asyncio.Task:
+        """Run the conversation's queued replies in the background, if none is running."""
+        return self._own(run_queued(conversation_id), detached=detached)
+
+    def serving(self) -> bool:
+        """True on the ASGI server's event loop, which outlives any request."""
+        return self.server_loop is asyncio.get_running_loop()
 
     async def recover(self) -> None:
         """Mark replies orphaned by a dead process `incomplete` and start their queues."""
@@ -442,7 +444,7 @@ class Replies:
             older_than=STALE_AFTER
         )
         for conversation_id in set(conversation_ids):
-            self._own(run_queued(conversation_id))
+            self.start_queue(conversation_id)
 
     async def watch(self) -> None:
         """Look for orphaned replies at start-up, then now and then."""
@@ -462,10 +464,34 @@ class Replies:
 replies = Replies()
 
 
+async def reply_start(reply: Message, *, created: bool = True, wait: bool = False) -> None:
+    """The one way a reply begins, however it was asked for (REST JSON or SSE, websocket,
+    edit, reset): its run is handed to `replies`, which owns it.
+
+    `created` False (a request replayed with the same Idempotency-Key) starts nothing. A
+    queued reply starts only if nothing runs any more; otherwise the running reply's
+    runner drains the queue. With `wait`, return once the run has ended: the waiter does
+    not own the run, so a waiter cancelled (its client hung up) leaves the run going.
+    """
+    if not created:
+        return
+    # With no server around (Django's test client, a shell), only the waiting caller
+    # lives long enough to run the reply: it runs in the caller's context and thread.
+    detached = not wait or replies.serving()
+    if reply.status == Message.Status.IN_PROGRESS:
+        task = replies.start(reply.id, detached=detached)
+    elif reply.status == Message.Status.QUEUED:
+        task = replies.start_queue(reply.conversation_id, detached=detached)
+    else:
+        return
+    if wait:
+        await asyncio.shield(task)
+
+
 async def request_sync(reply_id, reply_to: str) -> None:
     """Ask the runner of `reply_id`, in whichever process, for a snapshot sent to `reply_to`."""
     await get_channel_layer().group_send(
-        reply_group(reply_id), {"type": "reply.sync", "reply_to": reply_to}
+        events.reply_group(reply_id), events.reply_control(events.REPLY_SYNC, reply_to=reply_to)
     )
 
 
@@ -475,11 +501,13 @@ async def lifespan(scope, receive, send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            replies.server_loop = asyncio.get_running_loop()
             watcher = asyncio.create_task(replies.watch())
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if watcher is not None:
                 watcher.cancel()
             await replies.shutdown()
+            replies.server_loop = None
             await send({"type": "lifespan.shutdown.complete"})
             return

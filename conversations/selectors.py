@@ -11,7 +11,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from .models import Attachment, ContentItem, Conversation, Feedback, Message, Share
-from .serialization import feedback_to_dict, iso, message_to_dict
+from .serialization import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    conversation_to_dict,
+    feedback_to_dict,
+    iso,
+    message_to_dict,
+)
 
 
 def conversation_list_for_user(
@@ -110,15 +117,6 @@ def conversation_branch(*, conversation: Conversation) -> list[Message]:
     return message_path(conversation_id=conversation.id, leaf_id=conversation.current_leaf_id)
 
 
-def message_sibling_ids(*, message: Message) -> list:
-    """Ids of the messages sharing `message`'s parent, itself included, oldest first."""
-    return list(
-        Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id)
-        .order_by("created_at")
-        .values_list("id", flat=True)
-    )
-
-
 def message_subtree_ids(*, message: Message) -> list:
     """`message` and all of its descendants, parents before children."""
     children = _children_by_parent(message.conversation_id)
@@ -144,11 +142,6 @@ def message_newest_leaf_id(*, message: Message):
             leaves.append(node)
     created = dict(Message.objects.filter(id__in=leaves).values_list("id", "created_at"))
     return max(leaves, key=lambda leaf: created[leaf])
-
-
-def conversation_children(*, conversation_id) -> dict:
-    """The tree as {parent_id: [child ids, oldest first]}, in one query."""
-    return _children_by_parent(conversation_id)
 
 
 def conversation_tree(*, conversation: Conversation) -> list[Message]:
@@ -183,6 +176,18 @@ def message_dicts_for_user(*, user, messages: list[Message], conversation_id=Non
         data["sibling_ids"] = [str(sibling) for sibling in children.get(message.parent_id, [])]
         result.append(data)
     return result
+
+
+def conversation_detail(*, user, conversation: Conversation) -> dict:
+    """A conversation with its shown branch as `messages` and its `hints`, in the API shape."""
+    branch = conversation_branch(conversation=conversation)
+    return {
+        **conversation_to_dict(conversation),
+        "messages": message_dicts_for_user(
+            user=user, messages=branch, conversation_id=conversation.id
+        ),
+        "hints": conversation_hints(conversation=conversation, branch=branch),
+    }
 
 
 def message_dict_for_user(*, user, message_id) -> dict:
@@ -303,8 +308,8 @@ def conversation_export(*, conversation: Conversation) -> dict:
             data["feedback"].pop("updated_at")
         exported.append(data)
     return {
-        "format": "chatproject.conversation",
-        "version": 1,
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
         "exported_at": iso(timezone.now()),
         "conversation": {
             "title": conversation.title,

@@ -8,6 +8,10 @@ and the model receives a list of them as its input.
 from .models import ContentItem, Message, Reference
 from .rendering import render_markdown
 
+# The `format` and `version` of a conversation export (and what an import accepts).
+EXPORT_FORMAT = "chatproject.conversation"
+EXPORT_VERSION = 1
+
 # Types whose main text lives in the `text` column under this key; every other
 # field of an item (and every field of other types) lives in `data`.
 TEXT_KEYS = {"input_text": "text", "output_text": "text", "refusal": "refusal"}
@@ -106,6 +110,23 @@ def message_to_dict(message: Message, *, rendered: bool = False) -> dict:
         "flags": message.flags,
         "created_at": iso(message.created_at),
         "completed_at": iso(message.completed_at),
+    }
+
+
+def conversation_to_dict(conversation) -> dict:
+    """A conversation's own fields in the API shape (without its messages)."""
+    leaf = conversation.current_leaf_id
+    return {
+        "id": str(conversation.id),
+        "title": conversation.title,
+        "system_prompt": conversation.system_prompt,
+        "model": conversation.model,
+        "tools": conversation.tools,
+        "context": conversation.context,
+        "archived": conversation.archived,
+        "current_leaf_id": str(leaf) if leaf else None,
+        "created_at": iso(conversation.created_at),
+        "updated_at": iso(conversation.updated_at),
     }
 
 

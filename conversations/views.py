@@ -6,7 +6,6 @@ from django.http import Http404
 from django.shortcuts import render
 
 from . import selectors, services
-from .api.views import conversation_detail
 
 
 @login_required
@@ -24,7 +23,9 @@ def chat(request, conversation_id=None):
         "conversation": conversation,
         "hints": settings.CHAT_HINTS,
         "chat_data": {
-            "conversation": conversation_detail(user=request.user, conversation=conversation)
+            "conversation": selectors.conversation_detail(
+                user=request.user, conversation=conversation
+            )
             if conversation
             else None,
         },

@@ -9,8 +9,8 @@ from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chatproject.asgi import application
-from chatproject.asgi_files import CHUNK_SIZE
 from conversations import services
+from conversations.asgi_files import CHUNK_SIZE
 from tests.websocket import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -53,16 +53,15 @@ def test_empty_conversation_has_an_empty_branch(alice):
     assert selectors.conversation_branch(conversation=conversation) == []
 
 
-def test_siblings_share_a_parent_oldest_first(tree):
-    assert selectors.message_sibling_ids(message=tree["u2_edit"]) == [
-        tree["u2"].id,
-        tree["u2_edit"].id,
-    ]
-    assert selectors.message_sibling_ids(message=tree["a1"]) == [
-        tree["a1"].id,
-        tree["a1_reset"].id,
-    ]
-    assert selectors.message_sibling_ids(message=tree["u1"]) == [tree["u1"].id]
+def sibling_ids(user, message) -> list[str]:
+    """The `sibling_ids` the API shows for `message`."""
+    return selectors.message_dicts_for_user(user=user, messages=[message])[0]["sibling_ids"]
+
+
+def test_siblings_share_a_parent_oldest_first(tree, alice):
+    assert sibling_ids(alice, tree["u2_edit"]) == [str(tree["u2"].id), str(tree["u2_edit"].id)]
+    assert sibling_ids(alice, tree["a1"]) == [str(tree["a1"].id), str(tree["a1_reset"].id)]
+    assert sibling_ids(alice, tree["u1"]) == [str(tree["u1"].id)]
 
 
 def test_subtree_holds_the_message_and_every_descendant(tree):

@@ -69,10 +69,10 @@ def test_a_second_reply_waits_queued_and_beyond_the_bound_is_refused(conversatio
     # The refused question was not stored.
     assert not Message.objects.filter(content__text="four").exists()
     finish(first)
-    claimed = services.generation_claim_next(conversation_id=conversation.id)
+    claimed = services.reply_claim_next(conversation_id=conversation.id)
     assert claimed.id == second.id
     assert claimed.status == "in_progress"
-    assert services.generation_claim_next(conversation_id=conversation.id) is None
+    assert services.reply_claim_next(conversation_id=conversation.id) is None
 
 
 def test_edit_makes_a_sibling_branch_and_keeps_the_old_one(conversation):
@@ -82,7 +82,8 @@ def test_edit_makes_a_sibling_branch_and_keeps_the_old_one(conversation):
     edited_reply, _ = services.message_edit(message=question, content="better question")
     assert edited_reply.parent.parent_id == question.parent_id
     assert branch_texts(conversation) == [("user", "better question"), ("assistant", "")]
-    assert selectors.message_sibling_ids(message=question) == [question.id, edited_reply.parent_id]
+    siblings = selectors.message_dicts_for_user(user=conversation.owner, messages=[question])
+    assert siblings[0]["sibling_ids"] == [str(question.id), str(edited_reply.parent_id)]
     conversation = services.conversation_switch_branch(conversation=conversation, message=question)
     assert conversation.current_leaf_id == first.id
 

@@ -5,34 +5,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..errors import ConversationError, error_body, http_status
-
-
-def _first_message(data, prefix: str = "") -> str:
-    """`field: message` of the first error in DRF's nested error data."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            name = key if key == "non_field_errors" else f"{prefix}{key}"
-            found = _first_message(value, f"{name}." if key != "non_field_errors" else prefix)
-            if found:
-                return found if key == "non_field_errors" or ": " in found else f"{name}: {found}"
-        return ""
-    if isinstance(data, list):
-        for value in data:
-            found = _first_message(value, prefix)
-            if found:
-                return found
-        return ""
-    return str(data)
-
-
-def validation_error_body(detail) -> dict:
-    """The error body of invalid input, from DRF's nested error data."""
-    return {
-        "code": "invalid",
-        "detail": _first_message(detail) or "Invalid input.",
-        "fields": detail,
-    }
+from ..errors import ConversationError, error_body, http_status, validation_error_body
 
 
 def exception_handler(exc, context):

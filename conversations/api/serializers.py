@@ -1,6 +1,6 @@
-"""Request shapes (checked here, then handed to services) and response shapes (documented
-here; the data itself comes from `selectors` so the API, the websocket and the model see
-the same message dicts)."""
+"""Request shapes of the REST API (those the websocket shares are in `conversations.inputs`)
+and response shapes (documented here; the data itself comes from `selectors` so the API,
+the websocket and the model see the same message dicts)."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -19,19 +19,6 @@ from ..models import Conversation, Message
     }
 )
 class ContentItemField(serializers.JSONField):
-    pass
-
-
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "string"},
-            {"type": "array", "items": {"type": "object", "additionalProperties": True}},
-        ],
-        "description": "Text, or a list of content items (input_text, input_image, input_file).",
-    }
-)
-class ContentField(serializers.JSONField):
     pass
 
 
@@ -108,35 +95,6 @@ class ConversationDetailSerializer(ConversationSerializer):
 
     class Meta(ConversationSerializer.Meta):
         fields = [*ConversationSerializer.Meta.fields, "messages", "hints"]
-
-
-class ContinueSerializer(serializers.Serializer):
-    content = ContentField()
-    parent_id = serializers.UUIDField(
-        required=False, allow_null=True, help_text="Default: the current leaf"
-    )
-    references = serializers.ListField(
-        child=serializers.JSONField(), required=False, allow_null=True
-    )
-    attachments = serializers.ListField(
-        child=serializers.UUIDField(), required=False, default=list, help_text="Attachment ids"
-    )
-    stream = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Answer with Server-Sent Events (as does Accept: text/event-stream)",
-    )
-
-
-class EditSerializer(serializers.Serializer):
-    content = ContentField()
-    references = serializers.ListField(
-        child=serializers.JSONField(),
-        required=False,
-        allow_null=True,
-        help_text="Default: the edited message's references",
-    )
-    attachments = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
 
 
 class BranchSerializer(serializers.Serializer):

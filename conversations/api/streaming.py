@@ -13,13 +13,11 @@ from channels.layers import get_channel_layer
 from django.http import StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer
 
-from .. import generation, selectors
-from ..events import conversation_group, finished_event
+from .. import events, generation, selectors
 from ..models import Message
 
 # A comment line this often keeps proxies from closing a quiet stream.
 KEEPALIVE_SECONDS = 15
-FINISHED = ("message.completed", "message.failed")
 
 
 class Subscription:
@@ -28,7 +26,7 @@ class Subscription:
 
     def __init__(self, conversation_id):
         self.layer = get_channel_layer()
-        self.group = conversation_group(conversation_id)
+        self.group = events.conversation_group(conversation_id)
         self.channel = async_to_sync(self.layer.new_channel)()
         async_to_sync(self.layer.group_add)(self.group, self.channel)
 
@@ -60,7 +58,7 @@ class EventStreamRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
-        return _sse({"type": "error", **data}).encode()
+        return _sse(events.error(**data)).encode()
 
 
 def _sse(event: dict) -> str:
@@ -86,7 +84,7 @@ async def _reply_lines(subscription: Subscription, reply: Message, *, from_snaps
                 continue
             seq = event["seq"]
         yield _sse(event)
-        if event["type"] in FINISHED and event["message"]["id"] == str(reply.id):
+        if event["type"] in events.FINISHED_TYPES and event["message"]["id"] == str(reply.id):
             return
 
 
@@ -107,7 +105,7 @@ def _follow(subscription: Subscription, reply: Message, user) -> StreamingHttpRe
     if reply.is_finished:
         async_to_sync(subscription.close)()
         message = selectors.message_dict_for_user(user=user, message_id=reply.id)
-        return _response(_final_lines(finished_event(message)))
+        return _response(_final_lines(events.message_finished(message)))
     running = reply.status == Message.Status.IN_PROGRESS
     if running:
         async_to_sync(generation.request_sync)(reply.id, subscription.channel)
@@ -126,8 +124,7 @@ def continue_stream(*, conversation, user, start) -> StreamingHttpResponse:
         raise
     if not created:
         return _follow(subscription, reply, user)
-    if reply.status == Message.Status.IN_PROGRESS:
-        async_to_sync(generation.replies.start)(reply.id)
+    async_to_sync(generation.reply_start)(reply)
     return _response(_reply_lines(subscription, reply))
 
 

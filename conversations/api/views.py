@@ -1,6 +1,6 @@
-"""REST API views (DESIGN §7): thin, they check the request shape, call a service or a
-selector, and return selector dicts. Access goes through `selectors.*_get_for_user`, so
-anyone else's object is a 404."""
+"""REST API views: thin, they check the request shape, call a service or a selector, and
+return selector dicts; replies start through `generation.reply_start`. Access goes through
+`selectors.*_get_for_user`, so anyone else's object is a 404."""
 
 from asgiref.sync import async_to_sync
 from django.http import FileResponse, Http404
@@ -15,14 +15,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatproject.asgi_files import stream_over_asgi
-
-from .. import selectors, services
-from ..generation import run_reply
-from ..models import Message
+from .. import generation, selectors, services
+from ..asgi_files import stream_over_asgi
+from ..inputs import ContinueSerializer, EditSerializer
+from ..throttling import GenerationThrottle
 from . import serializers as s
 from . import streaming
-from .throttling import GenerationThrottle
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -48,27 +46,10 @@ def branch_response(*, user, conversation, http_status=status.HTTP_200_OK) -> Re
     return Response({"messages": messages}, status=http_status)
 
 
-def conversation_detail(*, user, conversation) -> dict:
-    branch = selectors.conversation_branch(conversation=conversation)
-    data = s.ConversationSerializer(conversation).data
-    data["messages"] = selectors.message_dicts_for_user(
-        user=user, messages=branch, conversation_id=conversation.id
-    )
-    data["hints"] = selectors.conversation_hints(conversation=conversation, branch=branch)
-    return data
-
-
-def run_if_started(reply: Message, created: bool) -> None:
-    """Run a reply this request started, in the request, then the queue behind it. A
-    queued one waits for the running one (whose runner drains the queue), unless nothing
-    runs any more: then the oldest waiting reply starts here. A replayed one (same
-    Idempotency-Key) is already taken care of."""
-    if not created:
-        return
-    if reply.status == Message.Status.QUEUED:
-        reply = services.generation_claim_next(conversation_id=reply.conversation_id)
-    if reply is not None and reply.status == Message.Status.IN_PROGRESS:
-        async_to_sync(run_reply)(reply.id)
+def wait_for_reply(reply, created: bool) -> None:
+    """Start the reply this request stored and wait for its end. The run belongs to the
+    process, not to this request: a client that hangs up leaves it running."""
+    async_to_sync(generation.reply_start)(reply, created=created, wait=True)
 
 
 def idempotency_key(request) -> str:
@@ -107,7 +88,7 @@ class ConversationListView(generics.ListCreateAPIView):
         data.pop("archived", None)
         conversation = services.conversation_create(owner=request.user, **data)
         return Response(
-            conversation_detail(user=request.user, conversation=conversation),
+            selectors.conversation_detail(user=request.user, conversation=conversation),
             status=status.HTTP_201_CREATED,
         )
 
@@ -121,7 +102,9 @@ class ConversationDetailView(APIView):
 
     @extend_schema(responses=s.ConversationDetailSerializer)
     def get(self, request, pk):
-        return Response(conversation_detail(user=request.user, conversation=self.get_object()))
+        return Response(
+            selectors.conversation_detail(user=request.user, conversation=self.get_object())
+        )
 
     @extend_schema(request=s.ConversationSerializer, responses=s.ConversationDetailSerializer)
     def patch(self, request, pk):
@@ -131,7 +114,7 @@ class ConversationDetailView(APIView):
         conversation = services.conversation_update(
             conversation=conversation, **serializer.validated_data
         )
-        return Response(conversation_detail(user=request.user, conversation=conversation))
+        return Response(selectors.conversation_detail(user=request.user, conversation=conversation))
 
     @extend_schema(responses={204: None})
     def delete(self, request, pk):
@@ -165,13 +148,13 @@ class ContinueView(APIView):
     renderer_classes = [JSONRenderer, streaming.EventStreamRenderer]
 
     @extend_schema(
-        request=s.ContinueSerializer,
+        request=ContinueSerializer,
         responses=s.MessageListSerializer,
         parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request, pk):
         conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
-        serializer = s.ContinueSerializer(data=request.data)
+        serializer = ContinueSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
 
@@ -190,7 +173,7 @@ class ContinueView(APIView):
                 conversation=conversation, user=request.user, start=start
             )
         reply, created = start()
-        run_if_started(reply, created)
+        wait_for_reply(reply, created)
         return branch_response(user=request.user, conversation=conversation)
 
 
@@ -209,7 +192,7 @@ class BranchView(APIView):
         conversation = services.conversation_switch_branch(
             conversation=conversation, message=message
         )
-        return Response(conversation_detail(user=request.user, conversation=conversation))
+        return Response(selectors.conversation_detail(user=request.user, conversation=conversation))
 
 
 @extend_schema(tags=["conversations"])
@@ -237,7 +220,7 @@ class ImportView(APIView):
     def post(self, request):
         conversation = services.conversation_import(owner=request.user, data=request.data)
         return Response(
-            conversation_detail(user=request.user, conversation=conversation),
+            selectors.conversation_detail(user=request.user, conversation=conversation),
             status=status.HTTP_201_CREATED,
         )
 
@@ -280,11 +263,11 @@ class EditView(APIView):
     throttle_classes = [GenerationThrottle]
 
     @extend_schema(
-        request=s.EditSerializer, responses=s.MessageListSerializer, parameters=[IDEMPOTENCY_KEY]
+        request=EditSerializer, responses=s.MessageListSerializer, parameters=[IDEMPOTENCY_KEY]
     )
     def post(self, request, pk):
         message = selectors.message_get_for_user(user=request.user, id=pk)
-        serializer = s.EditSerializer(data=request.data)
+        serializer = EditSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         reply, created = services.message_edit(
@@ -294,7 +277,7 @@ class EditView(APIView):
             attachments=data["attachments"],
             idempotency_key=idempotency_key(request),
         )
-        run_if_started(reply, created)
+        wait_for_reply(reply, created)
         return branch_response(user=request.user, conversation=message.conversation)
 
 
@@ -310,7 +293,7 @@ class ResetView(APIView):
         reply, created = services.message_reset(
             message=message, idempotency_key=idempotency_key(request)
         )
-        run_if_started(reply, created)
+        wait_for_reply(reply, created)
         return branch_response(user=request.user, conversation=message.conversation)
 
 

@@ -3,7 +3,7 @@
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from ..errors import ConversationError
+from .errors import ConversationError
 
 
 class GenerationThrottle(SimpleRateThrottle):

@@ -1,0 +1,54 @@
+"""Every write to the models goes through these functions, one module per job.
+
+Callers use the package (`services.message_continue(...)`): the websocket, the REST API
+and the admin call the same function for the same change.
+"""
+
+from .accounts import user_ensure_demo
+from .conversations import (
+    conversation_create,
+    conversation_delete,
+    conversation_switch_branch,
+    conversation_update,
+)
+from .messages import message_cancel, message_continue, message_delete, message_edit, message_reset
+from .replies import replies_recover_stale, reply_checkpoint, reply_claim_next, reply_finish
+from .sharing import (
+    attachment_create,
+    attachment_delete,
+    feedback_clear,
+    feedback_delete,
+    feedback_set,
+    share_create,
+    share_delete,
+    share_record_view,
+    share_revoke,
+)
+from .transfer import conversation_import
+
+__all__ = [
+    "attachment_create",
+    "attachment_delete",
+    "conversation_create",
+    "conversation_delete",
+    "conversation_import",
+    "conversation_switch_branch",
+    "conversation_update",
+    "feedback_clear",
+    "feedback_delete",
+    "feedback_set",
+    "message_cancel",
+    "message_continue",
+    "message_delete",
+    "message_edit",
+    "message_reset",
+    "replies_recover_stale",
+    "reply_checkpoint",
+    "reply_claim_next",
+    "reply_finish",
+    "share_create",
+    "share_delete",
+    "share_record_view",
+    "share_revoke",
+    "user_ensure_demo",
+]

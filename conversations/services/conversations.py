@@ -1,0 +1,102 @@
+"""Conversations: create, update (rename, archive, prompt, model, context), delete, and
+switch the branch shown."""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .. import selectors
+from ..errors import InvalidParent
+from ..models import Conversation, Message
+from .messages import announce_conversation, create_message, lock_conversation
+
+
+@transaction.atomic
+def conversation_create(
+    *,
+    owner,
+    title: str = "",
+    system_prompt: str = "",
+    model: str = "",
+    tools: list | None = None,
+    context: dict | None = None,
+) -> Conversation:
+    """A new conversation; with CHAT_WELCOME_MESSAGE set, it opens with that greeting
+    (stored as a completed assistant message, the model is not called)."""
+    conversation = Conversation.objects.create(
+        owner=owner,
+        title=title,
+        system_prompt=system_prompt,
+        model=model,
+        tools=tools or [],
+        context=context or {},
+    )
+    if settings.CHAT_WELCOME_MESSAGE:
+        welcome = create_message(
+            conversation=conversation,
+            parent=None,
+            role=Message.Role.ASSISTANT,
+            items=[{"type": "output_text", "text": settings.CHAT_WELCOME_MESSAGE}],
+            completed_at=timezone.now(),
+        )
+        conversation.current_leaf = welcome
+        conversation.save(update_fields=["current_leaf", "updated_at"])
+    return conversation
+
+
+def conversation_update(
+    *,
+    conversation: Conversation,
+    title: str | None = None,
+    system_prompt: str | None = None,
+    model: str | None = None,
+    tools: list | None = None,
+    context: dict | None = None,
+    archived: bool | None = None,
+) -> Conversation:
+    """Rename, archive, change the prompt or model; `context` is merged shallowly
+    (a key set to null is removed)."""
+    fields = []
+    for name, value in (
+        ("title", title),
+        ("system_prompt", system_prompt),
+        ("model", model),
+        ("tools", tools),
+        ("archived", archived),
+    ):
+        if value is not None:
+            setattr(conversation, name, value)
+            fields.append(name)
+    with transaction.atomic():
+        if context is not None:
+            # The merge reads the stored context under the lock, not a stale copy.
+            locked = lock_conversation(conversation.id)
+            merged = {**locked.context, **context}
+            conversation.context = {
+                key: value for key, value in merged.items() if value is not None
+            }
+            fields.append("context")
+        if fields:
+            conversation.save(update_fields=[*fields, "updated_at"])
+            announce_conversation(conversation)
+    return conversation
+
+
+@transaction.atomic
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Delete a conversation with all its messages, feedback and shares."""
+    # Cut the leaf pointer first so the cascade never trips over it.
+    Conversation.objects.filter(id=conversation.id).update(current_leaf=None)
+    conversation.delete()
+
+
+@transaction.atomic
+def conversation_switch_branch(*, conversation: Conversation, message: Message) -> Conversation:
+    """Show the branch through `message`: the newest leaf under it becomes current."""
+    locked = lock_conversation(conversation.id)
+    if message.conversation_id != locked.id:
+        raise InvalidParent("That message is not in this conversation.")
+    locked.current_leaf_id = selectors.message_newest_leaf_id(message=message)
+    locked.save(update_fields=["current_leaf", "updated_at"])
+    announce_conversation(locked)
+    return locked

@@ -1,0 +1,322 @@
+"""Messages: continue, edit, reset (each stores a reply to run), cancel and delete.
+
+Tree writes lock the conversation row first, so two requests at once never lose a
+message or leave `current_leaf` on a deleted node. Frames go out after commit.
+"""
+
+import logging
+import re
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .. import events, selectors
+from ..content import parse_references, parse_user_content
+from ..errors import (
+    ContentFlagged,
+    GenerationBusy,
+    InvalidIdempotencyKey,
+    InvalidParent,
+    ModerationUnavailable,
+    NotEditable,
+    NotResettable,
+    NotRunning,
+)
+from ..llm import model_name
+from ..llm.base import ProviderError
+from ..llm.moderation import moderate, refuses
+from ..models import ContentItem, Conversation, Message, Reference
+from ..serialization import (
+    content_item_from_dict,
+    message_to_dict,
+    reference_from_dict,
+    reference_to_dict,
+    searchable_text,
+)
+
+logger = logging.getLogger(__name__)
+
+UNFINISHED = (Message.Status.QUEUED, Message.Status.IN_PROGRESS)
+
+
+def lock_conversation(conversation_id) -> Conversation:
+    """The conversation row, locked until the transaction ends (serializes tree writes)."""
+    return Conversation.objects.select_for_update().get(id=conversation_id)
+
+
+def create_message(*, conversation, parent, role, items=(), references=(), **fields) -> Message:
+    """A message with its content items and references (no lock, no frame)."""
+    message = Message.objects.create(conversation=conversation, parent=parent, role=role, **fields)
+    ContentItem.objects.bulk_create(
+        [content_item_from_dict(item, message=message, index=i) for i, item in enumerate(items)]
+    )
+    Reference.objects.bulk_create(
+        [reference_from_dict(ref, message=message, index=i) for i, ref in enumerate(references)]
+    )
+    return message
+
+
+def announce_conversation(conversation: Conversation) -> None:
+    """Tell the conversation's tabs, after commit, what its title, archive flag and leaf are."""
+    events.send_event_on_commit(conversation.id, events.conversation_updated(conversation))
+
+
+def announce_finished(reply_id) -> Message:
+    """The stored reply; its one final frame goes to the tabs after commit."""
+    reply = selectors.messages_with_content().get(id=reply_id)
+    events.send_event_on_commit(
+        reply.conversation_id, events.message_finished(message_to_dict(reply, rendered=True))
+    )
+    return reply
+
+
+def _check_idempotency_key(key: str) -> str:
+    key = key or ""
+    if len(key) > 200 or not key.isprintable():
+        raise InvalidIdempotencyKey()
+    return key
+
+
+def _idempotent_reply(conversation: Conversation, key: str) -> Message | None:
+    if not key:
+        return None
+    return Message.objects.filter(conversation=conversation, idempotency_key=key).first()
+
+
+def _reply_create(*, conversation: Conversation, parent: Message, idempotency_key: str) -> Message:
+    """An assistant reply under `parent`: `in_progress` when nothing else runs in the
+    conversation, else `queued` (up to CHAT_QUEUE_LIMIT waiting, then GenerationBusy)."""
+    statuses = list(
+        Message.objects.filter(conversation=conversation, status__in=UNFINISHED).values_list(
+            "status", flat=True
+        )
+    )
+    if not statuses:
+        status = Message.Status.IN_PROGRESS
+    elif statuses.count(Message.Status.QUEUED) < settings.CHAT_QUEUE_LIMIT:
+        status = Message.Status.QUEUED
+    else:
+        raise GenerationBusy(
+            "A reply is being written and "
+            f"{settings.CHAT_QUEUE_LIMIT} more are waiting: try again when it has finished."
+        )
+    return create_message(
+        conversation=conversation,
+        parent=parent,
+        role=Message.Role.ASSISTANT,
+        status=status,
+        model=model_name(conversation.model),
+        idempotency_key=idempotency_key,
+    )
+
+
+def _auto_title(items: list[dict]) -> str:
+    text = " ".join(searchable_text(item) for item in items if item["type"] == "input_text")
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= 60 else text[:59].rstrip() + "…"
+
+
+def _announce_created(conversation: Conversation, *messages: Message) -> None:
+    for message in messages:
+        events.send_event_on_commit(
+            conversation.id, events.message_created(message_to_dict(message, rendered=True))
+        )
+    announce_conversation(conversation)
+
+
+def _moderated(items: list[dict], references: list[dict]) -> dict | None:
+    """The moderation flags of what the user sends (None when moderation is off); refuses
+    flagged input when MODERATION_ACTION is `refuse`. Called before any lock is taken."""
+    text = "\n\n".join(
+        [searchable_text(item) for item in items if item["type"] == "input_text"]
+        + [reference["content"] for reference in references]
+    )
+    try:
+        flags = moderate(text)
+    except ProviderError as exc:
+        if settings.MODERATION_ACTION == "refuse":
+            raise ModerationUnavailable() from exc
+        logger.warning("Moderation failed (%s); the message is stored unchecked", exc.code)
+        return None
+    if refuses(flags):
+        raise ContentFlagged(
+            "This message was flagged by moderation ("
+            + ", ".join(flags["categories"] or ["unspecified"])
+            + ") and was not sent."
+        )
+    return flags
+
+
+def _append_turn(
+    *, conversation: Conversation, parent, items, references, flags, idempotency_key
+) -> Message:
+    """User message under `parent`, its reply, current leaf on the reply (lock held)."""
+    user_message = create_message(
+        conversation=conversation,
+        parent=parent,
+        role=Message.Role.USER,
+        items=items,
+        references=references,
+        flags=flags,
+        completed_at=timezone.now(),
+    )
+    reply = _reply_create(
+        conversation=conversation, parent=user_message, idempotency_key=idempotency_key
+    )
+    conversation.current_leaf = reply
+    fields = ["current_leaf", "updated_at"]
+    if not conversation.title:
+        conversation.title = _auto_title(items)
+        fields.append("title")
+    conversation.save(update_fields=fields)
+    _announce_created(conversation, user_message, reply)
+    return reply
+
+
+@transaction.atomic
+def message_continue(
+    *,
+    conversation: Conversation,
+    content,
+    parent_id=None,
+    references: list | None = None,
+    attachments: list | tuple = (),
+    idempotency_key: str = "",
+) -> tuple[Message, bool]:
+    """Append a user message (under the current leaf, or `parent_id`) and its reply.
+
+    Returns `(reply, created)` like `get_or_create`: the new reply, `in_progress` or
+    `queued` behind a running one (the caller hands it to `generation.reply_start`); or,
+    for an `idempotency_key` already used in this conversation, that reply and False.
+    """
+    idempotency_key = _check_idempotency_key(idempotency_key)
+    items = parse_user_content(content, owner=conversation.owner, attachments=attachments)
+    references = parse_references(references)
+    flags = _moderated(items, references)
+    locked = lock_conversation(conversation.id)
+    existing = _idempotent_reply(locked, idempotency_key)
+    if existing is not None:
+        return existing, False
+    if parent_id:
+        try:
+            parent = Message.objects.get(conversation=locked, id=uuid.UUID(str(parent_id)))
+        except (ValueError, Message.DoesNotExist):
+            raise InvalidParent(
+                f"parent_id {parent_id} is not a message of this conversation."
+            ) from None
+        if parent.role == Message.Role.USER:
+            raise InvalidParent("parent_id names a user message: reply under an answer instead.")
+    else:
+        parent = locked.current_leaf
+    reply = _append_turn(
+        conversation=locked,
+        parent=parent,
+        items=items,
+        references=references,
+        flags=flags,
+        idempotency_key=idempotency_key,
+    )
+    return reply, True
+
+
+@transaction.atomic
+def message_edit(
+    *,
+    message: Message,
+    content,
+    references: list | None = None,
+    attachments: list | tuple = (),
+    idempotency_key: str = "",
+) -> tuple[Message, bool]:
+    """A new version of a user message: a sibling with the new content and a new reply.
+    The old branch stays. References are kept unless new ones are given.
+    Returns `(reply, created)` as `message_continue` does."""
+    if message.role != Message.Role.USER:
+        raise NotEditable("Only your own messages can be edited; regenerate a reply instead.")
+    idempotency_key = _check_idempotency_key(idempotency_key)
+    conversation = message.conversation
+    items = parse_user_content(content, owner=conversation.owner, attachments=attachments)
+    if references is None:
+        references = [reference_to_dict(ref) for ref in message.references.all()]
+    else:
+        references = parse_references(references)
+    flags = _moderated(items, references)
+    locked = lock_conversation(conversation.id)
+    existing = _idempotent_reply(locked, idempotency_key)
+    if existing is not None:
+        return existing, False
+    if not Message.objects.filter(id=message.id).exists():
+        raise NotEditable("That message was deleted.")
+    reply = _append_turn(
+        conversation=locked,
+        parent=message.parent,
+        items=items,
+        references=references,
+        flags=flags,
+        idempotency_key=idempotency_key,
+    )
+    return reply, True
+
+
+@transaction.atomic
+def message_reset(*, message: Message, idempotency_key: str = "") -> tuple[Message, bool]:
+    """A new reply to the same user message, beside `message` (the old one stays).
+    Returns `(reply, created)` as `message_continue` does."""
+    if message.role != Message.Role.ASSISTANT:
+        raise NotResettable("Only assistant replies can be regenerated; edit your message.")
+    if message.parent_id is None:
+        raise NotResettable("This message answers nothing, so it cannot be regenerated.")
+    idempotency_key = _check_idempotency_key(idempotency_key)
+    locked = lock_conversation(message.conversation_id)
+    existing = _idempotent_reply(locked, idempotency_key)
+    if existing is not None:
+        return existing, False
+    if not Message.objects.filter(id=message.parent_id).exists():
+        raise NotResettable("That message was deleted.")
+    reply = _reply_create(
+        conversation=locked, parent=message.parent, idempotency_key=idempotency_key
+    )
+    locked.current_leaf = reply
+    locked.save(update_fields=["current_leaf", "updated_at"])
+    _announce_created(locked, reply)
+    return reply, True
+
+
+@transaction.atomic
+def message_cancel(*, message: Message) -> Message:
+    """Stop a queued or running reply: status `cancelled`, what arrived is kept.
+
+    A running reply's runner sees the status (told at once, or at its next checkpoint),
+    stores what arrived and sends the reply's one final frame. A queued reply never ran,
+    so its final frame goes out from here.
+    """
+    lock_conversation(message.conversation_id)
+    message = Message.objects.filter(id=message.id).first()
+    if message is None or message.is_finished:
+        raise NotRunning("This reply has already finished; there is nothing to cancel.")
+    was_running = message.status == Message.Status.IN_PROGRESS
+    message.status = Message.Status.CANCELLED
+    message.completed_at = timezone.now()
+    message.save(update_fields=["status", "completed_at", "updated_at"])
+    if was_running:
+        events.send_to_runner_on_commit(message.id, events.reply_control(events.REPLY_CANCEL))
+    else:
+        announce_finished(message.id)
+    return message
+
+
+@transaction.atomic
+def message_delete(*, message: Message) -> None:
+    """Delete a message and its subtree; the shown branch falls back to the nearest survivor."""
+    # Locking the conversation serializes tree writes, so a concurrent append
+    # cannot hang a new message under a node being deleted.
+    conversation = lock_conversation(message.conversation_id)
+    doomed = selectors.message_subtree_ids(message=message)
+    if conversation.current_leaf_id in doomed:
+        conversation.current_leaf_id = message.parent_id
+        conversation.save(update_fields=["current_leaf", "updated_at"])
+    Message.objects.filter(id=message.id).delete()
+    events.send_event_on_commit(conversation.id, events.message_deleted(doomed))
+    announce_conversation(conversation)

@@ -1,0 +1,129 @@
+"""What hangs off a conversation: feedback on replies, share links and uploads."""
+
+import secrets
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from .. import selectors
+from ..errors import InvalidAttachment, InvalidFeedback, InvalidShare
+from ..models import Attachment, Conversation, Feedback, Message, Share
+
+# Feedback
+
+
+def feedback_set(
+    *, message: Message, user, rating: str, comment: str = "", reasons: list | None = None
+) -> Feedback:
+    """Rate a reply (one rating per user and message; a new one replaces it)."""
+    if message.role != Message.Role.ASSISTANT:
+        raise InvalidFeedback("Only assistant replies can be rated.")
+    if rating not in Feedback.Rating.values:
+        raise InvalidFeedback('rating must be "good" or "bad".')
+    reasons = list(reasons or [])
+    if not all(isinstance(reason, str) for reason in reasons) or len(reasons) > 20:
+        raise InvalidFeedback("reasons must be a list of at most 20 strings.")
+    if not isinstance(comment, str) or len(comment) > 10_000:
+        raise InvalidFeedback("comment must be a string of at most 10,000 characters.")
+    feedback, _ = Feedback.objects.update_or_create(
+        message=message,
+        user=user,
+        defaults={"rating": rating, "comment": comment, "reasons": reasons, "model": message.model},
+    )
+    return feedback
+
+
+def feedback_clear(*, message: Message, user) -> None:
+    """Take back `user`'s rating of a reply."""
+    Feedback.objects.filter(message=message, user=user).delete()
+
+
+def feedback_delete(*, feedback: Feedback) -> None:
+    """Remove one rating (staff, from the admin)."""
+    feedback_clear(message=feedback.message, user=feedback.user)
+
+
+# Shares
+
+
+def share_create(
+    *,
+    conversation: Conversation,
+    user,
+    message: Message | None = None,
+    selected: list | None = None,
+    expires_at: datetime | None = None,
+) -> Share:
+    """A read-only link to the branch up to `message` (default: the current leaf),
+    or to a selection of its messages."""
+    if message is None:
+        message = conversation.current_leaf
+    if message is None:
+        raise InvalidShare("The conversation is empty: there is nothing to share yet.")
+    if message.conversation_id != conversation.id:
+        raise InvalidShare("message_id is not a message of this conversation.")
+    if selected is not None:
+        path = {
+            str(node)
+            for node in selectors.message_path_ids(
+                conversation_id=conversation.id, leaf_id=message.id
+            )
+        }
+        try:
+            selected = [str(uuid.UUID(str(value))) for value in selected]
+        except ValueError:
+            raise InvalidShare("selected must be a list of message ids.") from None
+        if not selected or not set(selected) <= path:
+            raise InvalidShare("selected must list messages of the branch being shared.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidShare("expires_at must be in the future.")
+    return Share.objects.create(
+        token=secrets.token_urlsafe(32),
+        conversation=conversation,
+        created_by=user,
+        message=message,
+        selected=selected,
+        expires_at=expires_at,
+    )
+
+
+def share_revoke(*, share: Share) -> Share:
+    """Stop a share link from working; revoking twice keeps the first time."""
+    if share.revoked_at is None:
+        share.revoked_at = timezone.now()
+        share.save(update_fields=["revoked_at"])
+    return share
+
+
+def share_delete(*, share: Share) -> None:
+    """Remove a share link and its record (staff, from the admin); the link stops working."""
+    share.delete()
+
+
+def share_record_view(*, share: Share) -> None:
+    """Count one visit of a share link."""
+    Share.objects.filter(id=share.id).update(view_count=F("view_count") + 1)
+
+
+# Attachments
+
+
+def attachment_create(*, owner, file) -> Attachment:
+    """Store an uploaded image or file; messages refer to it by id (`file_id`)."""
+    limit = settings.CHAT_MAX_ATTACHMENT_BYTES
+    if file.size > limit:
+        raise InvalidAttachment(f"The file has {file.size} bytes; the limit is {limit}.")
+    name = (file.name or "upload").rsplit("/", 1)[-1][:255]
+    content_type = getattr(file, "content_type", None) or "application/octet-stream"
+    return Attachment.objects.create(
+        owner=owner, file=file, name=name, content_type=content_type[:100], size=file.size
+    )
+
+
+def attachment_delete(*, attachment: Attachment) -> None:
+    """Remove an upload and its stored file; messages that named it keep their text."""
+    attachment.file.delete(save=False)
+    attachment.delete()
