@@ -56,6 +56,7 @@ class Reply:
     usage: tuple[int, int, int] = (0, 0, 0)  # input, output, reasoning tokens
     finish: str = ""  # stop (default), tool_calls, length or content_filter
     first_token_delay: float = 0.0  # seconds between the response headers and the first event
+    pace: float = 0.0  # seconds between one streamed event and the next
     cut_after: int | None = None  # close the connection after this many events
     end_after: int | None = None  # end the body cleanly after this many events, unfinished
     status: int = 200
@@ -508,6 +509,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if number and reply.pace:
+                time.sleep(reply.pace)
             data = frame.encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
@@ -562,6 +565,7 @@ class FakeOpenAI:
         usage: tuple[int, int, int] = (5, 7, 0),
         finish: str = "",
         first_token_delay: float = 0.0,
+        pace: float = 0.0,
         cut_after: int | None = None,
         end_after: int | None = None,
         stream_error: dict | None = None,
@@ -577,6 +581,7 @@ class FakeOpenAI:
             usage=usage,
             finish=finish,
             first_token_delay=first_token_delay,
+            pace=pace,
             cut_after=cut_after,
             end_after=end_after,
             stream_error=stream_error,

@@ -153,6 +153,42 @@ async def test_cancel_from_another_tab_keeps_the_partial_text(
     await second.disconnect()
 
 
+async def frames_until_quiet(tab, quiet=0.5) -> list[dict]:
+    """Every frame the tab receives until none has come for `quiet` seconds."""
+    frames = []
+    while not await tab.receive_nothing(timeout=quiet):
+        frames.append(await tab.receive_json_from())
+    return frames
+
+
+async def test_a_cancelled_reply_ends_once_with_no_delta_after_its_end(
+    conversation, alice, settings, running_replies
+):
+    settings.DEMO_STREAM_DELAY = 0.02
+    _, first = await open_socket(conversation.id, alice)
+    _, second = await open_socket(conversation.id, alice)
+    await first.send_json_to({"type": "message.create", "content": "Talk for a while"})
+    frames = await receive_until(
+        first, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
+    )
+    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+
+    await second.send_json_to({"type": "generation.cancel", "message_id": reply_id})
+    await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=10)
+    frames += await frames_until_quiet(first)
+
+    ends = [i for i, frame in enumerate(frames) if finished(reply_id)(frame)]
+    assert len(ends) == 1
+    assert not [f for f in frames[ends[0] :] if f["type"] == "message.delta"]
+    final = frames[ends[0]]["message"]
+    assert final["status"] == "cancelled"
+    reply = await stored(reply_id)
+    stored_text = "".join(i.text for i in reply.content.all() if i.type == "output_text")
+    assert streamed_text(frames, reply_id) == text_of(final) == stored_text
+    await first.disconnect()
+    await second.disconnect()
+
+
 async def test_a_tab_that_reconnects_mid_stream_ends_with_exactly_the_stored_text(
     conversation, alice, settings, running_replies
 ):

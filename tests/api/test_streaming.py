@@ -1,4 +1,4 @@
-"""The streaming form of continue: Server-Sent Events over real HTTP from a live server."""
+"""Continue over real HTTP from a live server: streamed as Server-Sent Events, or whole."""
 
 import json
 import time
@@ -97,6 +97,19 @@ def test_a_closed_stream_does_not_stop_the_reply(http, conversation, settings):
     reply = wait_until_finished(reply_id)
     assert reply.status == "completed"
     assert "Go on without me" in stored_text(reply_id)
+
+
+def test_a_whole_continue_outlives_a_client_that_hangs_up(http, conversation, fake_openai):
+    tokens = [f"t{number} " for number in range(80)]
+    fake_openai.reply(text=tokens, pace=0.02)
+    url = f"/api/conversations/{conversation.id}/continue/"
+    with pytest.raises(httpx.ReadTimeout):
+        http.post(url, json={"content": "Count for me"}, timeout=0.8)
+
+    reply_id = Message.objects.get(conversation=conversation, role="assistant").id
+    reply = wait_until_finished(reply_id)
+    assert reply.status == "completed"
+    assert stored_text(reply_id) == "".join(tokens)
 
 
 def test_a_broken_stream_resumes_exactly(http, conversation, settings):
