@@ -265,7 +265,7 @@ CHAT_HINTS = [hint.strip() for hint in env_str("CHAT_HINTS").split("|") if hint.
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "chatproject API",
-    "DESCRIPTION": "Persisted multi-user LLM conversations (see DESIGN §7).",
+    "DESCRIPTION": "Persisted multi-user LLM conversations.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

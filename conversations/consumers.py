@@ -76,7 +76,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         """A change announced by a service or a running reply: pass it on as it is."""
         await self.send_json(message["event"])
 
-    # Client frames (DESIGN §6) and the methods that handle them.
+    # Client frames (the README's "Streaming" section) and the methods that handle them.
     frame_handlers = {
         "message.create": "create_message",
         "message.edit": "edit_message",

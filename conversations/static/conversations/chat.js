@@ -1,6 +1,7 @@
 // The chat page: renders the branch from the API's JSON and streams replies over the
-// conversation's websocket (DESIGN §6). Text from users and models only ever goes into
-// text nodes; the one HTML we insert is the server's sanitized rendering (`item.html`).
+// conversation's websocket (the README's "Streaming" section). Text from users and models
+// only ever goes into text nodes; the one HTML we insert is the server's sanitized
+// rendering (`item.html`).
 
 const data = JSON.parse(document.getElementById("chat-data").textContent);
 const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
