@@ -3,7 +3,6 @@
 import openai
 from django.conf import settings
 
-from .adapters import message_to_chat_completion_input
 from .base import (
     Finish,
     FunctionCallArgumentsDelta,
@@ -16,6 +15,7 @@ from .base import (
     TextDelta,
     Usage,
 )
+from .input import message_to_chat_completion_input
 from .openai_client import client, provider_error
 
 

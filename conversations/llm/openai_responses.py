@@ -7,7 +7,7 @@ state (Ollama, vLLM, llama.cpp) work as well as OpenAI.
 import openai
 from django.conf import settings
 
-from .adapters import as_dict, message_to_responses_input
+from .adapters import as_dict
 from .base import (
     Annotation,
     Finish,
@@ -21,6 +21,7 @@ from .base import (
     TextDelta,
     Usage,
 )
+from .input import message_to_responses_input
 from .openai_client import client, provider_error, upstream_error
 
 # `incomplete_details.reason` -> our finish reason.
