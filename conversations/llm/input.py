@@ -1,5 +1,6 @@
-"""What a model reads: our messages written for Chat Completions and for the Responses
-API, with one way to write a reference whichever provider runs."""
+"""What a model reads: our messages written for Chat Completions, for the Responses API
+and, as plain text, for a small local model, with one way to write a reference whichever
+provider runs."""
 
 from .adapters import as_dict
 
@@ -164,3 +165,16 @@ def message_to_responses_input(messages: list[dict], *, system_prompt: str = "")
                 )
             # Reasoning is not sent back: without `store` the server cannot resolve its id.
     return items
+
+
+def message_to_plain_text_input(messages: list[dict], *, system_prompt: str = "") -> list:
+    """Our messages as system, user and assistant messages of plain text, the only kind a
+    small local model reads: the Chat Completions input without images, files and tools."""
+    chat = []
+    for message in message_to_chat_completion_input(messages, system_prompt=system_prompt):
+        content = message["content"]
+        if isinstance(content, list):
+            content = "\n\n".join(part["text"] for part in content if part["type"] == "text")
+        if message["role"] in ("system", "user", "assistant") and content:
+            chat.append({"role": message["role"], "content": content})
+    return chat
