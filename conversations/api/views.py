@@ -19,6 +19,7 @@ from chatproject.asgi_files import stream_over_asgi
 
 from .. import selectors, services
 from ..generation import run_reply
+from ..llm.input import conversation_export_openai
 from ..models import Message
 from . import serializers as s
 from . import streaming
@@ -224,7 +225,7 @@ class ExportView(APIView):
     def get(self, request, pk):
         conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
         if request.query_params.get("as") == "openai":
-            chat = selectors.conversation_export_openai(conversation=conversation)
+            chat = conversation_export_openai(conversation=conversation)
             return Response({"messages": chat})
         return Response(selectors.conversation_export(conversation=conversation))
 

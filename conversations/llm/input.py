@@ -1,8 +1,80 @@
-"""What a model reads: our messages written for Chat Completions, for the Responses API
-and, as plain text, for a small local model, with one way to write a reference whichever
-provider runs."""
+"""What a model reads: the messages of a reply's branch, and those messages written for
+Chat Completions, for the Responses API and, as plain text, for a small local model, with
+one way to write a reference whichever provider runs."""
 
+import base64
+
+from .. import selectors
+from ..models import Attachment, Conversation, Message
+from ..serialization import message_to_dict
 from .adapters import as_dict
+
+# The database -> our messages
+
+
+def _branch_messages(path: list[Message]) -> list[dict]:
+    """A branch in the API shape, failed and waiting replies left out (they hold nothing
+    usable)."""
+    skipped = {Message.Status.FAILED, Message.Status.QUEUED, Message.Status.IN_PROGRESS}
+    return [
+        message_to_dict(message)
+        for message in path
+        if not (message.role == Message.Role.ASSISTANT and message.status in skipped)
+    ]
+
+
+def _data_url(attachment: Attachment) -> str:
+    with attachment.file.open("rb") as handle:
+        encoded = base64.b64encode(handle.read()).decode("ascii")
+    return f"data:{attachment.content_type};base64,{encoded}"
+
+
+def _expand_attachments(messages: list[dict], *, owner_id) -> list[dict]:
+    """Replace `file_id` items by the file's bytes (as data URLs) for the model."""
+    ids = {
+        item["file_id"]
+        for message in messages
+        for item in message["content"]
+        if item["type"] in ("input_image", "input_file") and item.get("file_id")
+    }
+    if not ids:
+        return messages
+    attachments = {
+        str(attachment.id): attachment
+        for attachment in Attachment.objects.filter(owner_id=owner_id, id__in=ids)
+    }
+    for message in messages:
+        expanded = []
+        for item in message["content"]:
+            attachment = attachments.get(item.get("file_id") or "")
+            if attachment is not None and item["type"] == "input_image":
+                item = {"type": "input_image", "image_url": _data_url(attachment)}
+            elif attachment is not None and item["type"] == "input_file":
+                item = {
+                    "type": "input_file",
+                    "filename": attachment.name,
+                    "file_data": _data_url(attachment),
+                }
+            expanded.append(item)
+        message["content"] = expanded
+    return messages
+
+
+def reply_input(*, reply: Message) -> list[dict]:
+    """The messages the model reads to write `reply`: root -> parent of `reply` (never
+    sibling branches), in the API shape, attachments as data URLs."""
+    path = selectors.message_path(conversation_id=reply.conversation_id, leaf_id=reply.parent_id)
+    return _expand_attachments(_branch_messages(path), owner_id=reply.conversation.owner_id)
+
+
+def conversation_export_openai(*, conversation: Conversation) -> list[dict]:
+    """The current branch in the OpenAI Chat Completions `messages` format, as the model
+    reads it; attachments stay ids (an export carries no file data)."""
+    branch = _branch_messages(selectors.conversation_branch(conversation=conversation))
+    return message_to_chat_completion_input(branch, system_prompt=conversation.system_prompt)
+
+
+# Our messages -> model input
 
 
 def _reference_text(reference: dict) -> str:
