@@ -68,6 +68,10 @@ def _close_models():
 class LocalProvider(Provider):
     name = "local"
 
+    @classmethod
+    def default_model(cls) -> str:
+        return model_name(local_model_path())
+
     def __init__(self, model_path: str = ""):
         self.model_path = model_path or local_model_path()
 
