@@ -79,28 +79,6 @@ def test_our_messages_to_responses_input():
     ]  # fmt: skip
 
 
-def test_our_messages_as_plain_text_for_a_local_model():
-    assert message_to_plain_text_input(CONVERSATION, system_prompt="Be brief.") == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "system", "content": "Old system note"},
-        {"role": "user",
-         "content": "What is in these?\n\nReference: Docs (https://d.example)\n\nRef"},
-        {"role": "assistant", "content": "Let me check."},
-        {"role": "assistant", "content": "A cat, at noon."},
-    ]  # fmt: skip
-
-
-def test_plain_text_leaves_out_messages_without_text():
-    messages = [
-        {"role": "user", "content": [{"type": "input_image", "image_url": "data:,"}]},
-        {"role": "user", "content": [], "references": [{"url": "https://r.example"}]},
-        {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
-    ]
-    assert message_to_plain_text_input(messages) == [
-        {"role": "user", "content": "Reference: https://r.example"}
-    ]
-
-
 def test_a_text_only_user_message_is_a_plain_string_for_chat_completions():
     messages = [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}]
     assert message_to_chat_completion_input(messages) == [{"role": "user", "content": "Hi"}]
@@ -146,3 +124,25 @@ def test_encoders_leave_their_input_untouched():
     message_to_responses_input(CONVERSATION)
     message_to_plain_text_input(CONVERSATION)
     assert before == CONVERSATION
+
+
+def test_our_messages_as_plain_text_for_a_local_model():
+    assert message_to_plain_text_input(CONVERSATION, system_prompt="Be brief.") == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "system", "content": "Old system note"},
+        {"role": "user",
+         "content": "What is in these?\n\nReference: Docs (https://d.example)\n\nRef"},
+        {"role": "assistant", "content": "Let me check."},
+        {"role": "assistant", "content": "A cat, at noon."},
+    ]  # fmt: skip
+
+
+def test_plain_text_leaves_out_messages_without_text():
+    messages = [
+        {"role": "user", "content": [{"type": "input_image", "image_url": "data:,"}]},
+        {"role": "user", "content": [], "references": [{"url": "https://r.example"}]},
+        {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
+    ]
+    assert message_to_plain_text_input(messages) == [
+        {"role": "user", "content": "Reference: https://r.example"}
+    ]
