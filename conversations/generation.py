@@ -10,7 +10,6 @@ with an exact snapshot, and for cancels coming from any process.
 """
 
 import asyncio
-import base64
 import contextvars
 import copy
 import logging
@@ -22,11 +21,12 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 
-from . import events, selectors, services
+from . import events, services
 from .llm import reply_events
 from .llm.accumulate import ReplyAccumulator
 from .llm.base import ProviderError
-from .models import Attachment, Conversation, Message
+from .llm.input import reply_input
+from .models import Conversation, Message
 from .serialization import message_to_dict
 
 logger = logging.getLogger(__name__)
@@ -46,50 +46,6 @@ HEARTBEAT_INTERVAL = 10.0
 STALE_AFTER = timedelta(seconds=45)
 # How long the listener waits before listening again after the channel layer failed.
 LAYER_RETRY_DELAY = 1.0
-
-
-def _data_url(attachment: Attachment) -> str:
-    with attachment.file.open("rb") as handle:
-        encoded = base64.b64encode(handle.read()).decode("ascii")
-    return f"data:{attachment.content_type};base64,{encoded}"
-
-
-def expand_attachments(messages: list[dict], *, owner_id) -> list[dict]:
-    """Replace `file_id` items by the file's bytes (as data URLs) for the model."""
-    ids = {
-        item["file_id"]
-        for message in messages
-        for item in message["content"]
-        if item["type"] in ("input_image", "input_file") and item.get("file_id")
-    }
-    if not ids:
-        return messages
-    attachments = {
-        str(attachment.id): attachment
-        for attachment in Attachment.objects.filter(owner_id=owner_id, id__in=ids)
-    }
-    for message in messages:
-        expanded = []
-        for item in message["content"]:
-            attachment = attachments.get(item.get("file_id") or "")
-            if attachment is not None and item["type"] == "input_image":
-                item = {"type": "input_image", "image_url": _data_url(attachment)}
-            elif attachment is not None and item["type"] == "input_file":
-                item = {
-                    "type": "input_file",
-                    "filename": attachment.name,
-                    "file_data": _data_url(attachment),
-                }
-            expanded.append(item)
-        message["content"] = expanded
-    return messages
-
-
-def build_model_input(reply: Message) -> list[dict]:
-    """Root -> parent of `reply` (never sibling branches), in the API shape."""
-    path = selectors.message_path(conversation_id=reply.conversation_id, leaf_id=reply.parent_id)
-    messages = selectors.model_input(messages=path)
-    return expand_attachments(messages, owner_id=reply.conversation.owner_id)
 
 
 def final_status(accumulator: ReplyAccumulator, error: dict | None) -> tuple[str, dict | None]:
@@ -147,7 +103,7 @@ class ReplyRunner:
     def load(self) -> tuple[Message, Conversation, list[dict]]:
         reply = Message.objects.select_related("conversation").get(id=self.reply_id)
         self.base = message_to_dict(reply)
-        return reply, reply.conversation, build_model_input(reply)
+        return reply, reply.conversation, reply_input(reply=reply)
 
     def finish(self, status: str, error: dict | None) -> Message | None:
         return services.reply_finish(

@@ -196,17 +196,6 @@ def message_dict_for_user(*, user, message_id) -> dict:
     return message_dicts_for_user(user=user, messages=[message])[0]
 
 
-def model_input(*, messages: list[Message]) -> list[dict]:
-    """The branch as the model receives it: API-shaped dicts, failed and waiting replies left
-    out (they hold nothing usable)."""
-    skipped = {Message.Status.FAILED, Message.Status.QUEUED, Message.Status.IN_PROGRESS}
-    return [
-        message_to_dict(message)
-        for message in messages
-        if not (message.role == Message.Role.ASSISTANT and message.status in skipped)
-    ]
-
-
 def attachment_get_for_user(*, user, id) -> Attachment:
     """One of the user's uploads; anyone else's, or a malformed id, is a 404."""
     try:
@@ -325,60 +314,3 @@ def conversation_export(*, conversation: Conversation) -> dict:
         },
         "messages": exported,
     }
-
-
-def _chat_text(items: list[dict], types: tuple) -> str:
-    return "".join(
-        item.get("text") or item.get("refusal") or "" for item in items if item["type"] in types
-    )
-
-
-def conversation_export_openai(*, conversation: Conversation) -> list[dict]:
-    """The current branch in the OpenAI Chat Completions `messages` format."""
-    chat = []
-    if conversation.system_prompt:
-        chat.append({"role": "system", "content": conversation.system_prompt})
-    for message in model_input(messages=conversation_branch(conversation=conversation)):
-        items = message["content"]
-        if message["role"] == "assistant":
-            entry = {"role": "assistant", "content": _chat_text(items, ("output_text", "refusal"))}
-            calls = [
-                {
-                    "id": item.get("call_id", ""),
-                    "type": "function",
-                    "function": {
-                        "name": item.get("name", ""),
-                        "arguments": item.get("arguments", ""),
-                    },
-                }
-                for item in items
-                if item["type"] == "function_call"
-            ]
-            if calls:
-                entry["tool_calls"] = calls
-            chat.append(entry)
-            chat += [
-                {
-                    "role": "tool",
-                    "tool_call_id": item.get("call_id", ""),
-                    "content": item.get("output", ""),
-                }
-                for item in items
-                if item["type"] == "function_call_output"
-            ]
-            continue
-        parts = []
-        for reference in message["references"]:
-            label = reference["name"] or reference["url"] or "reference"
-            parts.append({"type": "text", "text": f"[{label}]\n{reference['content']}"})
-        for item in items:
-            if item["type"] in ("input_text", "output_text"):
-                parts.append({"type": "text", "text": item.get("text", "")})
-            elif item["type"] == "input_image" and item.get("image_url"):
-                parts.append({"type": "image_url", "image_url": {"url": item["image_url"]}})
-        if all(part["type"] == "text" for part in parts):
-            content = "\n\n".join(part["text"] for part in parts)
-        else:
-            content = parts
-        chat.append({"role": message["role"], "content": content})
-    return chat

@@ -6,7 +6,7 @@ import base64
 from django.core.files.base import ContentFile
 
 from conversations import services
-from conversations.generation import build_model_input
+from conversations.llm.input import reply_input
 from conversations.models import Attachment
 
 
@@ -27,7 +27,7 @@ def test_after_an_edit_the_model_gets_only_the_new_branch(alice):
     second, _ = services.message_continue(conversation=conversation, content="two")
     finish(second, "answer two")
     edited, _ = services.message_edit(message=second.parent, content="two, edited")
-    assert texts(build_model_input(edited)) == [
+    assert texts(reply_input(reply=edited)) == [
         ("user", "one"),
         ("assistant", "answer one"),
         ("user", "two, edited"),
@@ -39,7 +39,7 @@ def test_a_reset_gets_the_same_question_without_the_old_answer(alice):
     first, _ = services.message_continue(conversation=conversation, content="one")
     finish(first, "answer one")
     again, _ = services.message_reset(message=first)
-    assert texts(build_model_input(again)) == [("user", "one")]
+    assert texts(reply_input(reply=again)) == [("user", "one")]
 
 
 def test_failed_replies_are_left_out_and_partial_ones_kept(alice, settings):
@@ -49,7 +49,7 @@ def test_failed_replies_are_left_out_and_partial_ones_kept(alice, settings):
     cut, _ = services.message_continue(conversation=conversation, content="two")
     finish(cut, "half", status="incomplete")
     reply, _ = services.message_continue(conversation=conversation, content="three")
-    assert texts(build_model_input(reply)) == [
+    assert texts(reply_input(reply=reply)) == [
         ("user", "one"),
         ("user", "two"),
         ("assistant", "half"),
@@ -76,7 +76,7 @@ def test_attachments_reach_the_model_as_data(alice):
     reply, _ = services.message_continue(
         conversation=conversation, content="see", attachments=[image.id, document.id]
     )
-    content = build_model_input(reply)[0]["content"]
+    content = reply_input(reply=reply)[0]["content"]
     assert content[1] == {
         "type": "input_image",
         "image_url": "data:image/png;base64," + base64.b64encode(b"PNGDATA").decode(),
@@ -86,3 +86,16 @@ def test_attachments_reach_the_model_as_data(alice):
         "filename": "notes.txt",
         "file_data": "data:text/plain;base64," + base64.b64encode(b"hello").decode(),
     }
+
+
+def test_tool_calls_and_their_outputs_stay_in_the_branch(alice):
+    conversation = services.conversation_create(owner=alice)
+    first, _ = services.message_continue(conversation=conversation, content="time?")
+    calls = [
+        {"type": "function_call", "call_id": "c1", "name": "current_time", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "noon"},
+        {"type": "output_text", "text": "It is noon.", "annotations": []},
+    ]
+    services.reply_finish(reply_id=first.id, content=calls, status="completed")
+    reply, _ = services.message_continue(conversation=conversation, content="thanks")
+    assert reply_input(reply=reply)[1]["content"] == calls

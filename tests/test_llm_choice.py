@@ -1,8 +1,12 @@
-"""Which provider answers when LLM_PROVIDER is not set, and which model name replies show."""
+"""Which provider answers (LLM_PROVIDER, or the choice when it is not set), and which model
+name replies show."""
 
 import logging
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
 from conversations import llm
 from conversations.llm.local import bundled_model_path, is_available
@@ -50,3 +54,29 @@ def test_an_explicit_provider_wins(automatic):
     automatic.LLM_PROVIDER = "demo"
     automatic.OPENAI_API_KEY = "sk-test"
     assert llm.provider_name() == "demo"
+
+
+CHOICES = "one of openai, openai-responses, local, demo"
+
+
+def test_an_unknown_provider_fails_naming_the_choices(automatic):
+    automatic.LLM_PROVIDER = "gpt"
+    with pytest.raises(ImproperlyConfigured, match=f"LLM_PROVIDER must be {CHOICES}.*'gpt'"):
+        llm.provider_name()
+    with pytest.raises(ImproperlyConfigured, match=CHOICES):
+        llm.model_name()
+    with pytest.raises(ImproperlyConfigured, match=CHOICES):
+        llm.get_provider("gpt")
+
+
+def test_manage_py_check_reports_an_unknown_provider(automatic):
+    call_command("check")
+    automatic.LLM_PROVIDER = "gpt"
+    with pytest.raises(SystemCheckError, match=rf"\(conversations.E001\) LLM_PROVIDER .*{CHOICES}"):
+        call_command("check")
+
+
+def test_each_provider_is_chosen_by_its_name(automatic):
+    for name, provider in llm.PROVIDERS.items():
+        automatic.LLM_PROVIDER = name
+        assert type(llm.get_provider()) is provider

@@ -2,6 +2,7 @@ import pytest
 
 from conversations import selectors, services
 from conversations.errors import InvalidImport
+from conversations.llm.input import conversation_export_openai
 
 
 def normalized(export: dict) -> dict:
@@ -131,11 +132,12 @@ def test_import_refuses_repeated_ids(alice):
 
 
 def test_openai_export_is_the_current_branch_in_chat_format(rich):
-    chat = selectors.conversation_export_openai(conversation=rich)
+    chat = conversation_export_openai(conversation=rich)
     assert chat[0] == {"role": "system", "content": "Be kind."}
-    assert chat[1]["role"] == "user"
-    assert {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}} in chat[1][
-        "content"
-    ]
+    assert chat[1] == {"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "auto"}},
+        {"type": "text", "text": "Reference: notes\n\nquoted"},  # as the model reads it
+    ]}  # fmt: skip
     assert chat[2] == {"role": "assistant", "content": "Half"}
     assert len(chat) == 3

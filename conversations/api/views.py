@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from .. import generation, selectors, services
 from ..asgi_files import stream_over_asgi
 from ..inputs import ContinueSerializer, EditSerializer
+from ..llm.input import conversation_export_openai
 from ..throttling import GenerationThrottle
 from . import serializers as s
 from . import streaming
@@ -207,7 +208,7 @@ class ExportView(APIView):
     def get(self, request, pk):
         conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
         if request.query_params.get("as") == "openai":
-            chat = selectors.conversation_export_openai(conversation=conversation)
+            chat = conversation_export_openai(conversation=conversation)
             return Response({"messages": chat})
         return Response(selectors.conversation_export(conversation=conversation))
 

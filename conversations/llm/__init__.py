@@ -5,25 +5,57 @@ import functools
 import logging
 
 from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from . import local
 from .accumulate import ReplyAccumulator
-from .base import Finish, FunctionCallDone, FunctionCallOutput, Provider, ProviderError
+from .base import Finish, FunctionCallDone, FunctionCallOutput, Provider
+from .demo import DemoProvider
+from .openai_chat import OpenAIChatProvider
+from .openai_responses import OpenAIResponsesProvider
 from .tools import run_tool, tool_names, tool_specs
 
 # Model turns in one reply: tool calls and their outputs, then the answer. The last
 # turn is offered no tools, so the model has to answer in words.
 MAX_TOOL_STEPS = 5
-DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+# The values of LLM_PROVIDER.
+PROVIDERS: dict[str, type[Provider]] = {
+    provider.name: provider
+    for provider in (OpenAIChatProvider, OpenAIResponsesProvider, local.LocalProvider, DemoProvider)
+}
 
 logger = logging.getLogger(__name__)
+
+
+def provider_class(name: str) -> type[Provider]:
+    """The provider called `name`; any other name is a configuration error."""
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        choices = ", ".join(PROVIDERS)
+        raise ImproperlyConfigured(
+            f"LLM_PROVIDER must be one of {choices} (or empty to choose), got {name!r}."
+        ) from None
+
+
+def check_provider_setting(app_configs=None, **kwargs) -> list[checks.Error]:
+    """System check: LLM_PROVIDER names a provider (`manage.py check` says which do)."""
+    if not settings.LLM_PROVIDER:
+        return []
+    try:
+        provider_class(settings.LLM_PROVIDER)
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="conversations.E001")]
+    return []
 
 
 def provider_name() -> str:
     """`LLM_PROVIDER`, or when unset: `openai` with an API key or base URL, else `local`
     when llama.cpp and a model file are installed, else `demo`."""
     if settings.LLM_PROVIDER:
-        return settings.LLM_PROVIDER
+        return provider_class(settings.LLM_PROVIDER).name
     if settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL:
         return _chosen("openai", "OPENAI_API_KEY or OPENAI_BASE_URL is set")
     path = local.local_model_path()
@@ -45,36 +77,12 @@ def _chosen(name: str, why: str) -> str:
 
 def model_name(requested: str = "") -> str:
     """The model a new reply is written by, as stored on it and shown to people."""
-    if requested or settings.LLM_MODEL:
-        return requested or settings.LLM_MODEL
-    name = provider_name()
-    if name == "local":
-        return local.model_name(local.local_model_path())
-    if name == "demo":
-        from .demo import MODEL_NAME
-
-        return MODEL_NAME
-    return DEFAULT_OPENAI_MODEL
+    return requested or settings.LLM_MODEL or provider_class(provider_name()).default_model()
 
 
 def get_provider(name: str | None = None) -> Provider:
     """The provider named `name`, by default the one `provider_name()` picks."""
-    name = name or provider_name()
-    if name == "demo":
-        from .demo import DemoProvider
-
-        return DemoProvider()
-    if name == "local":
-        return local.LocalProvider()
-    if name == "openai":
-        from .openai_chat import OpenAIChatProvider
-
-        return OpenAIChatProvider()
-    if name == "openai-responses":
-        from .openai_responses import OpenAIResponsesProvider
-
-        return OpenAIResponsesProvider()
-    raise ProviderError("upstream_error", f"The {name!r} provider is not available.")
+    return provider_class(name or provider_name())()
 
 
 async def reply_events(messages, *, system_prompt="", model="", tools=None, provider=None):

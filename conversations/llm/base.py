@@ -110,6 +110,12 @@ class Provider:
 
     name = ""
 
+    @classmethod
+    def default_model(cls) -> str:
+        """The model a reply is written by when neither its conversation nor LLM_MODEL
+        names one."""
+        raise NotImplementedError
+
     def stream(
         self,
         messages: list[dict],

@@ -83,6 +83,10 @@ def tool_answer(outputs: list[str]) -> str:
 class DemoProvider(Provider):
     name = "demo"
 
+    @classmethod
+    def default_model(cls) -> str:
+        return MODEL_NAME
+
     async def _say(self, reasoning: str, text: str):
         delay = settings.DEMO_STREAM_DELAY
         for piece in _chunks(reasoning):

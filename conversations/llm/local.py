@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 
 from .base import Finish, Provider, ProviderError, TextDelta, Usage
+from .input import message_to_plain_text_input
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -64,30 +65,12 @@ def _close_models():
         llama.close()
 
 
-def _chat_messages(messages: list[dict], system_prompt: str) -> list[dict]:
-    """Our messages as plain-text chat messages, the only kind a small local model reads."""
-    chat = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    for message in messages:
-        if message["role"] not in {"system", "user", "assistant"}:
-            continue
-        parts = [
-            item.get("text", "")
-            for item in message.get("content", [])
-            if item.get("type") in {"input_text", "output_text"}
-        ]
-        parts += [
-            f"[{reference.get('name') or reference.get('url') or 'reference'}]\n"
-            f"{reference.get('content', '')}"
-            for reference in message.get("references", [])
-        ]
-        text = "\n\n".join(part for part in parts if part)
-        if text:
-            chat.append({"role": message["role"], "content": text})
-    return chat
-
-
 class LocalProvider(Provider):
     name = "local"
+
+    @classmethod
+    def default_model(cls) -> str:
+        return model_name(local_model_path())
 
     def __init__(self, model_path: str = ""):
         self.model_path = model_path or local_model_path()
@@ -102,7 +85,7 @@ class LocalProvider(Provider):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
-        chat = _chat_messages(messages, system_prompt)
+        chat = message_to_plain_text_input(messages, system_prompt=system_prompt)
 
         def put(item):
             try:

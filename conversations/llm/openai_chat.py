@@ -3,7 +3,6 @@
 import openai
 from django.conf import settings
 
-from .adapters import message_to_chat_completion_input
 from .base import (
     Finish,
     FunctionCallArgumentsDelta,
@@ -16,7 +15,8 @@ from .base import (
     TextDelta,
     Usage,
 )
-from .openai_client import client, provider_error
+from .input import message_to_chat_completion_input
+from .openai_client import DEFAULT_MODEL, client, provider_error
 
 
 def chat_tool(spec: dict) -> dict:
@@ -27,6 +27,10 @@ def chat_tool(spec: dict) -> dict:
 
 class OpenAIChatProvider(Provider):
     name = "openai"
+
+    @classmethod
+    def default_model(cls) -> str:
+        return DEFAULT_MODEL
 
     async def stream(self, messages, *, system_prompt="", model="", tools=None):
         options = {"tools": [chat_tool(spec) for spec in tools]} if tools else {}

@@ -5,6 +5,9 @@ from django.conf import settings
 
 from .base import ProviderError
 
+# The model when neither the conversation nor LLM_MODEL names one.
+DEFAULT_MODEL = "gpt-4o-mini"
+
 # Error codes in OpenAI error bodies (and in those of compatible servers) that mean
 # something more precise than "the upstream failed".
 _BODY_CODES = {

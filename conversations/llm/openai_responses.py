@@ -7,7 +7,7 @@ state (Ollama, vLLM, llama.cpp) work as well as OpenAI.
 import openai
 from django.conf import settings
 
-from .adapters import as_dict, message_to_responses_input
+from .adapters import as_dict
 from .base import (
     Annotation,
     Finish,
@@ -21,7 +21,8 @@ from .base import (
     TextDelta,
     Usage,
 )
-from .openai_client import client, provider_error, upstream_error
+from .input import message_to_responses_input
+from .openai_client import DEFAULT_MODEL, client, provider_error, upstream_error
 
 # `incomplete_details.reason` -> our finish reason.
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -41,6 +42,10 @@ def _usage(response) -> Usage | None:
 
 class OpenAIResponsesProvider(Provider):
     name = "openai-responses"
+
+    @classmethod
+    def default_model(cls) -> str:
+        return DEFAULT_MODEL
 
     async def stream(self, messages, *, system_prompt="", model="", tools=None):
         options = {"tools": list(tools)} if tools else {}
