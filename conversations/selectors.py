@@ -301,16 +301,9 @@ def conversation_export(*, conversation: Conversation) -> dict:
         "version": EXPORT_VERSION,
         "exported_at": iso(timezone.now()),
         "conversation": {
-            "title": conversation.title,
-            "system_prompt": conversation.system_prompt,
-            "model": conversation.model,
-            "tools": conversation.tools,
-            "context": conversation.context,
-            "archived": conversation.archived,
-            "created_at": iso(conversation.created_at),
-            "current_leaf_id": str(conversation.current_leaf_id)
-            if conversation.current_leaf_id
-            else None,
+            key: value
+            for key, value in conversation_to_dict(conversation).items()
+            if key not in ("id", "updated_at")
         },
         "messages": exported,
     }

@@ -121,21 +121,29 @@ async def test_closing_the_socket_does_not_stop_the_reply(
     assert "Keep going" in "".join(item.text for item in reply.content.all())
 
 
+async def cancel_from_another_tab(conversation, user, content):
+    """Send `content` from a first tab and cancel its reply from a second tab once its text
+    streams: (first tab, second tab, the first tab's frames so far, the reply's id)."""
+    _, first = await open_socket(conversation.id, user)
+    _, second = await open_socket(conversation.id, user)
+    await first.send_json_to({"type": "message.create", "content": content})
+    frames = await receive_until(
+        first, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
+    )
+    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+    await second.send_json_to({"type": "generation.cancel", "message_id": reply_id})
+    return first, second, frames, reply_id
+
+
 async def test_cancel_from_another_tab_keeps_the_partial_text(
     conversation, alice, settings, running_replies
 ):
     settings.DEMO_STREAM_DELAY = 0.05
-    _, first = await open_socket(conversation.id, alice)
-    _, second = await open_socket(conversation.id, alice)
-    await first.send_json_to({"type": "message.create", "content": "A long story please"})
-    frames = await receive_until(
-        second, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
+    first, second, frames, reply_id = await cancel_from_another_tab(
+        conversation, alice, "A long story please"
     )
-    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
-
-    await second.send_json_to({"type": "generation.cancel", "message_id": reply_id})
     frames += await receive_until(
-        second, lambda f: finished(reply_id)(f) and f["message"]["content"]
+        first, lambda f: finished(reply_id)(f) and f["message"]["content"]
     )
     await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=10)
 
@@ -165,15 +173,9 @@ async def test_a_cancelled_reply_ends_once_with_no_delta_after_its_end(
     conversation, alice, settings, running_replies
 ):
     settings.DEMO_STREAM_DELAY = 0.02
-    _, first = await open_socket(conversation.id, alice)
-    _, second = await open_socket(conversation.id, alice)
-    await first.send_json_to({"type": "message.create", "content": "Talk for a while"})
-    frames = await receive_until(
-        first, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
+    first, second, frames, reply_id = await cancel_from_another_tab(
+        conversation, alice, "Talk for a while"
     )
-    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
-
-    await second.send_json_to({"type": "generation.cancel", "message_id": reply_id})
     await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=10)
     frames += await frames_until_quiet(first)
 

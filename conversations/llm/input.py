@@ -100,6 +100,45 @@ def _paired_call_ids(messages: list[dict]) -> set[str]:
     return seen["function_call"] & seen["function_call_output"]
 
 
+def _chat_part(item: dict) -> dict | None:
+    """A user item as a Chat Completions content part (None: not sent)."""
+    kind = item.get("type")
+    if kind in ("input_text", "output_text", "text"):
+        return {"type": "text", "text": _item_text(item)}
+    if kind == "input_image" and item.get("image_url"):
+        image = {"url": item["image_url"], "detail": item.get("detail") or "auto"}
+        return {"type": "image_url", "image_url": image}
+    if kind == "input_file":
+        file = {k: item[k] for k in ("file_id", "file_data", "filename") if item.get(k)}
+        return {"type": "file", "file": file}
+    return None
+
+
+def _responses_part(item: dict) -> dict | None:
+    """A user item as a Responses input content part (None: not sent)."""
+    kind = item.get("type")
+    if kind in ("input_text", "output_text", "text"):
+        return {"type": "input_text", "text": _item_text(item)}
+    if kind == "input_image" and (item.get("image_url") or item.get("file_id")):
+        image = {k: item[k] for k in ("image_url", "file_id") if item.get(k)}
+        return {"type": "input_image", "detail": item.get("detail") or "auto", **image}
+    if kind == "input_file":
+        keys = ("file_id", "file_data", "file_url", "filename")
+        return {"type": "input_file", **{k: item[k] for k in keys if item.get(k)}}
+    return None
+
+
+def _user_parts(message: dict, to_part, text_type: str) -> list[dict]:
+    """A user or system message's items as wire parts (`to_part` maps each one), then its
+    references as text parts of type `text_type`."""
+    parts = [to_part(as_dict(item)) for item in message.get("content") or []]
+    references = [
+        {"type": text_type, "text": _reference_text(reference)}
+        for reference in message.get("references") or []
+    ]
+    return [part for part in parts if part is not None] + references
+
+
 def message_to_chat_completion_input(messages: list[dict], *, system_prompt: str = "") -> list:
     """Our messages as Chat Completions `messages` (tool outputs become `tool` messages)."""
     chat = [{"role": "system", "content": system_prompt}] if system_prompt else []
@@ -108,21 +147,7 @@ def message_to_chat_completion_input(messages: list[dict], *, system_prompt: str
         role = message.get("role")
         items = [as_dict(item) for item in message.get("content") or []]
         if role in ("user", "system"):
-            parts = []
-            for item in items:
-                kind = item.get("type")
-                if kind in ("input_text", "output_text", "text"):
-                    parts.append({"type": "text", "text": _item_text(item)})
-                elif kind == "input_image" and item.get("image_url"):
-                    image = {"url": item["image_url"], "detail": item.get("detail") or "auto"}
-                    parts.append({"type": "image_url", "image_url": image})
-                elif kind == "input_file":
-                    file = {k: item[k] for k in ("file_id", "file_data", "filename") if item.get(k)}
-                    parts.append({"type": "file", "file": file})
-            parts += [
-                {"type": "text", "text": _reference_text(reference)}
-                for reference in message.get("references") or []
-            ]
+            parts = _user_parts(message, _chat_part, "text")
             if not parts:
                 continue
             if role == "system" or all(part["type"] == "text" for part in parts):
@@ -183,25 +208,7 @@ def message_to_responses_input(messages: list[dict], *, system_prompt: str = "")
         role = message.get("role")
         content = [as_dict(item) for item in message.get("content") or []]
         if role in ("user", "system"):
-            parts = []
-            for item in content:
-                kind = item.get("type")
-                if kind in ("input_text", "output_text", "text"):
-                    parts.append({"type": "input_text", "text": _item_text(item)})
-                elif kind == "input_image" and (item.get("image_url") or item.get("file_id")):
-                    image = {k: item[k] for k in ("image_url", "file_id") if item.get(k)}
-                    parts.append(
-                        {"type": "input_image", "detail": item.get("detail") or "auto", **image}
-                    )
-                elif kind == "input_file":
-                    keys = ("file_id", "file_data", "file_url", "filename")
-                    parts.append(
-                        {"type": "input_file", **{k: item[k] for k in keys if item.get(k)}}
-                    )
-            parts += [
-                {"type": "input_text", "text": _reference_text(reference)}
-                for reference in message.get("references") or []
-            ]
+            parts = _user_parts(message, _responses_part, "input_text")
             if parts:
                 items.append({"role": role, "content": parts})
             continue

@@ -150,29 +150,34 @@ def _moderated(items: list[dict], references: list[dict]) -> dict | None:
 
 
 def _append_turn(
-    *, conversation: Conversation, parent, items, references, flags, idempotency_key
-) -> Message:
-    """User message under `parent`, its reply, current leaf on the reply (lock held)."""
+    *, conversation: Conversation, parent_for, items, references, idempotency_key
+) -> tuple[Message, bool]:
+    """Store a user message under `parent_for(locked_conversation)` and its reply, and show
+    the reply; or, for an `idempotency_key` used before, return that reply unchanged."""
+    idempotency_key = _check_idempotency_key(idempotency_key)
+    flags = _moderated(items, references)
+    locked = lock_conversation(conversation.id)
+    existing = _idempotent_reply(locked, idempotency_key)
+    if existing is not None:
+        return existing, False
     user_message = create_message(
-        conversation=conversation,
-        parent=parent,
+        conversation=locked,
+        parent=parent_for(locked),
         role=Message.Role.USER,
         items=items,
         references=references,
         flags=flags,
         completed_at=timezone.now(),
     )
-    reply = _reply_create(
-        conversation=conversation, parent=user_message, idempotency_key=idempotency_key
-    )
-    conversation.current_leaf = reply
+    reply = _reply_create(conversation=locked, parent=user_message, idempotency_key=idempotency_key)
+    locked.current_leaf = reply
     fields = ["current_leaf", "updated_at"]
-    if not conversation.title:
-        conversation.title = _auto_title(items)
+    if not locked.title:
+        locked.title = _auto_title(items)
         fields.append("title")
-    conversation.save(update_fields=fields)
-    _announce_created(conversation, user_message, reply)
-    return reply
+    locked.save(update_fields=fields)
+    _announce_created(locked, user_message, reply)
+    return reply, True
 
 
 @transaction.atomic
@@ -191,15 +196,10 @@ def message_continue(
     `queued` behind a running one (the caller hands it to `generation.reply_start`); or,
     for an `idempotency_key` already used in this conversation, that reply and False.
     """
-    idempotency_key = _check_idempotency_key(idempotency_key)
-    items = parse_user_content(content, owner=conversation.owner, attachments=attachments)
-    references = parse_references(references)
-    flags = _moderated(items, references)
-    locked = lock_conversation(conversation.id)
-    existing = _idempotent_reply(locked, idempotency_key)
-    if existing is not None:
-        return existing, False
-    if parent_id:
+
+    def parent_for(locked: Conversation) -> Message | None:
+        if not parent_id:
+            return locked.current_leaf
         try:
             parent = Message.objects.get(conversation=locked, id=uuid.UUID(str(parent_id)))
         except (ValueError, Message.DoesNotExist):
@@ -208,17 +208,15 @@ def message_continue(
             ) from None
         if parent.role == Message.Role.USER:
             raise InvalidParent("parent_id names a user message: reply under an answer instead.")
-    else:
-        parent = locked.current_leaf
-    reply = _append_turn(
-        conversation=locked,
-        parent=parent,
-        items=items,
-        references=references,
-        flags=flags,
+        return parent
+
+    return _append_turn(
+        conversation=conversation,
+        parent_for=parent_for,
+        items=parse_user_content(content, owner=conversation.owner, attachments=attachments),
+        references=parse_references(references),
         idempotency_key=idempotency_key,
     )
-    return reply, True
 
 
 @transaction.atomic
@@ -235,29 +233,24 @@ def message_edit(
     Returns `(reply, created)` as `message_continue` does."""
     if message.role != Message.Role.USER:
         raise NotEditable("Only your own messages can be edited; regenerate a reply instead.")
-    idempotency_key = _check_idempotency_key(idempotency_key)
-    conversation = message.conversation
-    items = parse_user_content(content, owner=conversation.owner, attachments=attachments)
     if references is None:
         references = [reference_to_dict(ref) for ref in message.references.all()]
     else:
         references = parse_references(references)
-    flags = _moderated(items, references)
-    locked = lock_conversation(conversation.id)
-    existing = _idempotent_reply(locked, idempotency_key)
-    if existing is not None:
-        return existing, False
-    if not Message.objects.filter(id=message.id).exists():
-        raise NotEditable("That message was deleted.")
-    reply = _append_turn(
-        conversation=locked,
-        parent=message.parent,
-        items=items,
+
+    def parent_for(locked: Conversation) -> Message | None:
+        if not Message.objects.filter(id=message.id).exists():
+            raise NotEditable("That message was deleted.")
+        return message.parent
+
+    owner = message.conversation.owner
+    return _append_turn(
+        conversation=message.conversation,
+        parent_for=parent_for,
+        items=parse_user_content(content, owner=owner, attachments=attachments),
         references=references,
-        flags=flags,
         idempotency_key=idempotency_key,
     )
-    return reply, True
 
 
 @transaction.atomic
