@@ -17,22 +17,12 @@ from unittest.mock import patch
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import connection, connections
-from harness import Tokens, arguments, run
+from harness import arguments, conversation_with_tabs, model, run
 
-from conversations import generation, services
-from tests.websocket import open_socket
+from conversations import generation
 
 # How long a tab may wait for a reply's end after its runner finished.
 GRACE = 10
-
-
-async def open_conversation(user):
-    conversation = await sync_to_async(services.conversation_create)(owner=user, title="bench")
-    _, tab = await open_socket(conversation.id, user)
-    reply, _ = await sync_to_async(services.message_continue)(
-        conversation=conversation, content="Go"
-    )
-    return tab, reply
 
 
 async def watch(tab) -> tuple[int, float | None]:
@@ -51,12 +41,11 @@ async def watch(tab) -> tuple[int, float | None]:
 
 
 async def at_once(user, replies: int, tokens: int, rate: float) -> dict:
-    opened = [await open_conversation(user) for _ in range(replies)]
+    opened = [await conversation_with_tabs(user, 1) for _ in range(replies)]
     started = time.perf_counter()
-    watchers = [asyncio.create_task(watch(tab)) for tab, _ in opened]
-    await asyncio.gather(
-        *(generation.run_reply(reply.id, provider=Tokens(tokens, rate)) for _, reply in opened)
-    )
+    watchers = [asyncio.create_task(watch(tabs[0])) for tabs, _ in opened]
+    with model(tokens, rate):
+        await asyncio.gather(*(generation.reply_start(reply, wait=True) for _, reply in opened))
     seen = await asyncio.gather(*watchers)
     ends = [end - started for _, end in seen if end is not None]
     return {

@@ -15,20 +15,15 @@ from unittest.mock import patch
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import connection, connections
-from harness import Tokens, arguments, run
+from harness import arguments, conversation_with_tabs, model, run
 
-from conversations import generation, services
-from tests.websocket import open_socket
+from conversations import generation
 
 TABS = 3
 
 
 async def one_reply(user, tokens: int, rate: float) -> dict:
-    conversation = await sync_to_async(services.conversation_create)(owner=user, title="bench")
-    tabs = [(await open_socket(conversation.id, user))[1] for _ in range(TABS)]
-    reply, _ = await sync_to_async(services.message_continue)(
-        conversation=conversation, content="Go"
-    )
+    tabs, reply = await conversation_with_tabs(user, TABS)
     writes = []
 
     def count(execute, sql, params, many, context):
@@ -48,7 +43,8 @@ async def one_reply(user, tokens: int, rate: float) -> dict:
     await sync_to_async(wrapper.__enter__)()
     started = time.perf_counter()
     listeners = [asyncio.create_task(listen(tab)) for tab in tabs]
-    await generation.run_reply(reply.id, provider=Tokens(tokens, rate))
+    with model(tokens, rate):
+        await generation.reply_start(reply, wait=True)
     frames = await asyncio.gather(*listeners)
     seconds = time.perf_counter() - started
     await sync_to_async(wrapper.__exit__)(None, None, None)

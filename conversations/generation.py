@@ -80,9 +80,8 @@ class ReplyRunner:
 
     streaming_now = 0  # runners of this process streaming at the moment
 
-    def __init__(self, reply_id, *, provider=None):
+    def __init__(self, reply_id):
         self.reply_id = reply_id
-        self.provider = provider
         self.accumulator = ReplyAccumulator()
         self.conversation_id = None
         self.base = {}  # the reply as stored at the start, for snapshots
@@ -268,7 +267,6 @@ class ReplyRunner:
                 system_prompt=conversation.system_prompt,
                 model=reply.model,
                 tools=conversation.tools or None,
-                provider=self.provider,
             ):
                 if first:
                     first = False
@@ -334,21 +332,21 @@ class ReplyRunner:
         return await sync_to_async(self.finish)(status, error)
 
 
-async def run_reply(reply_id, *, provider=None) -> Message | None:
+async def run_reply(reply_id) -> Message | None:
     """Run one reply, then the replies queued behind it in the same conversation."""
-    reply = await ReplyRunner(reply_id, provider=provider).run()
+    reply = await ReplyRunner(reply_id).run()
     if reply is not None:
-        await run_queued(reply.conversation_id, provider=provider)
+        await run_queued(reply.conversation_id)
     return reply
 
 
-async def run_queued(conversation_id, *, provider=None) -> None:
+async def run_queued(conversation_id) -> None:
     """Run the conversation's queued replies in order, while none is running."""
     while True:
         following = await sync_to_async(services.reply_claim_next)(conversation_id=conversation_id)
         if following is None:
             return
-        await ReplyRunner(following.id, provider=provider).run()
+        await ReplyRunner(following.id).run()
 
 
 class Replies:
