@@ -2,9 +2,12 @@ import csv
 import io
 
 import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from conversations.models import Conversation, Feedback, Share
+from conversations import services
+from conversations.models import Attachment, Conversation, Feedback, Share
 from tests.factories import make_conversation, make_message
 
 
@@ -140,3 +143,28 @@ def test_admin_delete_removes_the_whole_conversation(staff_client, conversation)
     )
     assert response.status_code == 302
     assert not Conversation.objects.filter(id=conversation.id).exists()
+
+
+def test_deleting_uploads_in_admin_removes_their_stored_files(staff_client, alice):
+    uploads = [
+        services.attachment_create(owner=alice, file=SimpleUploadedFile(f"{n}.txt", b"data"))
+        for n in ("one", "two", "three")
+    ]
+    names = [upload.file.name for upload in uploads]
+    assert all(default_storage.exists(name) for name in names)
+
+    response = staff_client.post(
+        reverse("admin:conversations_attachment_delete", args=[uploads[0].id]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    response = staff_client.post(
+        reverse("admin:conversations_attachment_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [str(upload.id) for upload in uploads[1:]],
+            "post": "yes",
+        },
+    )
+    assert response.status_code == 302
+    assert not Attachment.objects.exists()
+    assert not any(default_storage.exists(name) for name in names)
