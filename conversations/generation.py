@@ -1,8 +1,9 @@
 """Runs assistant replies: the branch goes to the model, what comes back is streamed to
 every open tab and stored.
 
-A reply belongs to a `ReplyRunner` task owned by the process-wide `replies`
-registry, never to the socket or request that asked for it. Deltas go to the
+Every reply starts through `reply_start`, whatever asked for it, and belongs to a
+`ReplyRunner` task owned by the process-wide `replies` registry, never to the socket or
+request that asked for it. Deltas go to the
 conversation's channel-layer group, numbered by `seq` and coalesced; the text is
 written in batches (`CHECKPOINT_INTERVAL`), not per token. Each runner also
 listens on a channel of its own (group `reply.<id>`) for `sync` requests, answered
@@ -259,7 +260,9 @@ class ReplyRunner:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.LLM_TOTAL_TIMEOUT
         first = True
-        async with asyncio.timeout(
+        # Absolute times (`timeout_at`): the first event is due within the first-token
+        # limit, the whole reply within the total one, whatever the upstream sends between.
+        async with asyncio.timeout_at(
             min(loop.time() + settings.LLM_FIRST_TOKEN_TIMEOUT, deadline)
         ) as limit:
             async for event in reply_events(

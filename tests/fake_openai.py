@@ -56,6 +56,7 @@ class Reply:
     usage: tuple[int, int, int] = (0, 0, 0)  # input, output, reasoning tokens
     finish: str = ""  # stop (default), tool_calls, length or content_filter
     first_token_delay: float = 0.0  # seconds between the response headers and the first event
+    keepalive: bool = False  # while it waits for the first event, send `: keep-alive` comments
     pace: float = 0.0  # seconds between one streamed event and the next
     cut_after: int | None = None  # close the connection after this many events
     end_after: int | None = None  # end the body cleanly after this many events, unfinished
@@ -501,7 +502,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.wfile.flush()
-        if reply.first_token_delay:
+        waited_until = time.monotonic() + reply.first_token_delay
+        while reply.keepalive and time.monotonic() < waited_until:
+            # What proxies and some servers send while a model thinks: the connection is
+            # never silent, so only a deadline of the client's own ends the wait.
+            comment = b": keep-alive\n\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(comment), comment))
+            self.wfile.flush()
+            time.sleep(0.05)
+        if reply.first_token_delay and not reply.keepalive:
             time.sleep(reply.first_token_delay)
         for number, frame in enumerate(frames[: reply.end_after]):
             if reply.cut_after is not None and number >= reply.cut_after:
@@ -565,6 +574,7 @@ class FakeOpenAI:
         usage: tuple[int, int, int] = (5, 7, 0),
         finish: str = "",
         first_token_delay: float = 0.0,
+        keepalive: bool = False,
         pace: float = 0.0,
         cut_after: int | None = None,
         end_after: int | None = None,
@@ -581,6 +591,7 @@ class FakeOpenAI:
             usage=usage,
             finish=finish,
             first_token_delay=first_token_delay,
+            keepalive=keepalive,
             pace=pace,
             cut_after=cut_after,
             end_after=end_after,

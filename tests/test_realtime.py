@@ -428,6 +428,23 @@ async def test_a_silent_upstream_hits_the_first_token_timeout(
     await tab.disconnect()
 
 
+@pytest.mark.parametrize("provider", ["openai", "openai-responses"])
+async def test_an_upstream_that_only_keeps_alive_hits_the_first_token_timeout(
+    conversation, alice, settings, fake_openai, running_replies, provider
+):
+    settings.LLM_PROVIDER = provider
+    settings.LLM_FIRST_TOKEN_TIMEOUT = 0.3
+    fake_openai.reply(text="Too late", first_token_delay=2.0, keepalive=True)
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "Anyone?"})
+    frames = await receive_until(tab, finished())
+    failed = frames[-1]["message"]
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "timeout"
+    assert not text_of(failed)
+    await tab.disconnect()
+
+
 async def test_tool_calls_and_their_output_reach_the_tabs_while_the_reply_runs(
     alice, running_replies
 ):
