@@ -13,6 +13,7 @@ with an exact snapshot, and for cancels coming from any process.
 import asyncio
 import contextvars
 import copy
+import dataclasses
 import logging
 import time
 from datetime import timedelta
@@ -28,7 +29,7 @@ from .llm.accumulate import ReplyAccumulator
 from .llm.base import ProviderError
 from .llm.input import reply_input
 from .models import Conversation, Message
-from .serialization import message_to_dict
+from .serialization import message_to_dict, storable
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,17 @@ def final_status(accumulator: ReplyAccumulator, error: dict | None) -> tuple[str
             "message": "The model returned nothing. Try again or rephrase.",
         }
     return Message.Status.COMPLETED, None
+
+
+def storable_event(event):
+    """A model event whose text the database and the channel layer can hold (a model may
+    send U+0000 or lone surrogates): tabs and the stored reply get the same text."""
+    changes = {}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if isinstance(value, str | dict):
+            changes[field.name] = storable(value)
+    return dataclasses.replace(event, **changes)
 
 
 class ReplyCancelled(Exception):
@@ -275,7 +287,7 @@ class ReplyRunner:
                     first = False
                     limit.reschedule(deadline)
                 items = len(self.accumulator.content)
-                change = self.accumulator.apply(event)
+                change = self.accumulator.apply(storable_event(event))
                 if change is not None:
                     await self.on_delta(*change)
                 elif len(self.accumulator.content) != items:

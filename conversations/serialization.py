@@ -47,8 +47,26 @@ def searchable_text(item: dict) -> str:
     return text if isinstance(text, str) else ""
 
 
+def storable(value):
+    """`value` (text, or JSON made of lists and dicts) with what PostgreSQL cannot store,
+    U+0000 and lone surrogates, replaced by U+FFFD: model and user text is kept, never
+    refused or lost for a code point."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [storable(element) for element in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(element) for key, element in value.items()}
+    return value
+
+
 def content_item_from_dict(item: dict, *, message: Message, index: int) -> ContentItem:
     """An unsaved row for a flat content-item dict; unknown types are kept as they are."""
+    item = storable(item)
     item_type = item["type"]
     # `html` is ours to render on the way out; one arriving from outside is never kept.
     data = {key: value for key, value in item.items() if key not in ("type", "html")}
@@ -69,6 +87,8 @@ def content_item_to_dict(row: ContentItem) -> dict:
 
 
 def reference_from_dict(reference: dict, *, message: Message, index: int) -> Reference:
+    """An unsaved row for a reference dict."""
+    reference = storable(reference)
     return Reference(
         message=message,
         index=index,

@@ -34,6 +34,7 @@ from ..serialization import (
     reference_from_dict,
     reference_to_dict,
     searchable_text,
+    storable,
 )
 
 logger = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def _append_turn(
     locked.current_leaf = reply
     fields = ["current_leaf", "updated_at"]
     if not locked.title:
-        locked.title = _auto_title(items)
+        locked.title = storable(_auto_title(items))
         fields.append("title")
     locked.save(update_fields=fields)
     _announce_created(locked, user_message, reply)

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import ContentItem, Conversation, Message
-from ..serialization import content_item_from_dict
+from ..serialization import content_item_from_dict, storable
 from .messages import UNFINISHED, announce_finished, lock_conversation
 
 
@@ -55,7 +55,7 @@ def reply_finish(
         _store_content(reply, content)
         reply.status = status
         reply.usage = usage
-        reply.error = error
+        reply.error = storable(error)
         reply.completed_at = reply.completed_at or timezone.now()
         reply.save(update_fields=["status", "usage", "error", "completed_at", "updated_at"])
         Conversation.objects.filter(id=reply.conversation_id).update(updated_at=timezone.now())

@@ -1,6 +1,8 @@
 """Continue against the real `openai` SDK talking HTTP to the fake upstream, which records
 what the model was sent."""
 
+import json
+
 import pytest
 
 from tests.factories import make_conversation
@@ -76,3 +78,24 @@ def test_a_cut_stream_keeps_what_arrived(api, conversation, fake_openai):
     assert reply["status"] == "incomplete"
     assert reply["content"][0]["text"].startswith("Half")
     assert reply["error"]["code"] == "connection_lost"
+
+
+def test_model_text_with_nul_and_lone_surrogates_is_stored(api, conversation, fake_openai):
+    fake_openai.reply(text=["Zero\x00here ", "half \ud800 pair"])
+    url = f"/api/conversations/{conversation.id}/continue/"
+    reply = post(api, url, {"content": "Say something odd"})[-1]
+    assert reply["status"] == "completed"
+    assert text_of(reply) == "Zero\ufffdhere half \ufffd pair"
+    assert api.get(f"/api/messages/{reply['id']}/").json()["content"] == reply["content"]
+
+
+def test_user_text_with_nul_and_lone_surrogates_is_stored(api, conversation):
+    url = f"/api/conversations/{conversation.id}/continue/"
+    # JSON text as a browser would send it (a lone surrogate travels as a \u escape).
+    body = json.dumps({"content": "nul\x00 and \udc00 here"})
+    response = api.post(url, body, content_type="application/json")
+    assert response.status_code == 200, response.json()
+    question = response.json()["messages"][0]
+    assert question["content"] == [{"type": "input_text", "text": "nul\ufffd and \ufffd here"}]
+    detail = api.get(f"/api/conversations/{conversation.id}/").json()
+    assert detail["title"] == "nul\ufffd and \ufffd here"
