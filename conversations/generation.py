@@ -14,6 +14,7 @@ import asyncio
 import contextvars
 import copy
 import dataclasses
+import functools
 import logging
 import time
 from datetime import timedelta
@@ -21,9 +22,9 @@ from datetime import timedelta
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
 
 from . import events, services
+from .db import run_step
 from .llm import reply_events
 from .llm.accumulate import ReplyAccumulator
 from .llm.base import ProviderError
@@ -48,6 +49,27 @@ HEARTBEAT_INTERVAL = 10.0
 STALE_AFTER = timedelta(seconds=45)
 # How long the listener waits before listening again after the channel layer failed.
 LAYER_RETRY_DELAY = 1.0
+
+
+# True in the tasks the server owns (see `Replies`): their database steps run on worker
+# threads; elsewhere (a caller that waits on the reply it runs) on the caller's thread.
+_detached = contextvars.ContextVar("reply_detached", default=False)
+
+
+def detached_context() -> contextvars.Context:
+    """A fresh context for a task the server owns."""
+    context = contextvars.Context()
+    context.run(_detached.set, True)
+    return context
+
+
+def database(function):
+    """`function` as an awaitable database step of a reply: on a worker thread, its
+    connection given back after each step, in a task the server owns; on the caller's
+    thread (and transaction) otherwise."""
+    if _detached.get():
+        return functools.partial(run_step, function)
+    return sync_to_async(function)
 
 
 def final_status(accumulator: ReplyAccumulator, error: dict | None) -> tuple[str, dict | None]:
@@ -110,7 +132,7 @@ class ReplyRunner:
         self.channel = None  # the listener's own channel, once it listens
         self.layer_down = False  # the channel layer failed and has not worked since
 
-    # Database steps (sync, run through sync_to_async)
+    # Database steps (sync, run through `database`)
 
     def load(self) -> tuple[Message, Conversation, list[dict]]:
         reply = Message.objects.select_related("conversation").get(id=self.reply_id)
@@ -197,7 +219,7 @@ class ReplyRunner:
     async def checkpoint(self, content) -> None:
         """Write what arrived so far (or only a heartbeat); stop if the reply stopped."""
         self.last_checkpoint = time.monotonic()
-        running = await sync_to_async(services.reply_checkpoint)(
+        running = await database(services.reply_checkpoint)(
             reply_id=self.reply_id, content=copy.deepcopy(content) if content else None
         )
         if not running:
@@ -298,7 +320,7 @@ class ReplyRunner:
     async def run(self) -> Message | None:
         """Run the reply; returns it as stored (None when it was deleted meanwhile)."""
         try:
-            reply, conversation, messages = await sync_to_async(self.load)()
+            reply, conversation, messages = await database(self.load)()
         except Message.DoesNotExist:
             return None
         if reply.status != Message.Status.IN_PROGRESS:
@@ -344,7 +366,7 @@ class ReplyRunner:
             status, error = Message.Status.CANCELLED, None
         else:
             status, error = final_status(self.accumulator, error)
-        return await sync_to_async(self.finish)(status, error)
+        return await database(self.finish)(status, error)
 
 
 async def run_reply(reply_id) -> Message | None:
@@ -358,7 +380,7 @@ async def run_reply(reply_id) -> Message | None:
 async def run_queued(conversation_id) -> None:
     """Run the conversation's queued replies in order, while none is running."""
     while True:
-        following = await sync_to_async(services.reply_claim_next)(conversation_id=conversation_id)
+        following = await database(services.reply_claim_next)(conversation_id=conversation_id)
         if following is None:
             return
         await ReplyRunner(following.id).run()
@@ -375,25 +397,12 @@ class Replies:
     def _own(self, coroutine, *, detached: bool = True) -> asyncio.Task:
         # Detached, in a fresh context: nothing of the request or socket that started
         # the reply (asgiref's per-request thread, above all) may outlive it in the reply.
-        # Its database work then runs on asgiref's shared thread, whose connection it gives
-        # back at the end; attached, it runs on the caller's thread and connection.
-        if detached:
-            coroutine, context = self._closing(coroutine), contextvars.Context()
-        else:
-            context = contextvars.copy_context()
+        # Attached, it runs in the caller's context, thread and connection.
+        context = detached_context() if detached else contextvars.copy_context()
         task = asyncio.get_running_loop().create_task(coroutine, context=context)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
-
-    @staticmethod
-    async def _closing(coroutine):
-        try:
-            return await coroutine
-        finally:
-            # The task's database work ran on asgiref's shared thread: give its
-            # connection back instead of holding it until the thread ends.
-            await sync_to_async(close_old_connections)()
 
     def start(self, reply_id, *, detached: bool = True) -> asyncio.Task:
         """Run `reply_id` (and the queue behind it) in the background."""
@@ -409,9 +418,7 @@ class Replies:
 
     async def recover(self) -> None:
         """Mark replies orphaned by a dead process `incomplete` and start their queues."""
-        conversation_ids = await sync_to_async(services.replies_recover_stale)(
-            older_than=STALE_AFTER
-        )
+        conversation_ids = await database(services.replies_recover_stale)(older_than=STALE_AFTER)
         for conversation_id in set(conversation_ids):
             self.start_queue(conversation_id)
 
@@ -419,7 +426,7 @@ class Replies:
         """Look for orphaned replies at start-up, then now and then."""
         while True:
             try:
-                await self._closing(self.recover())
+                await self.recover()
             except Exception:
                 logger.exception("Looking for orphaned replies failed")
             await asyncio.sleep(STALE_AFTER.total_seconds() / 3)
@@ -471,7 +478,7 @@ async def lifespan(scope, receive, send) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             replies.server_loop = asyncio.get_running_loop()
-            watcher = asyncio.create_task(replies.watch())
+            watcher = asyncio.create_task(replies.watch(), context=detached_context())
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if watcher is not None:

@@ -14,6 +14,7 @@ from django.http import StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer
 
 from .. import events, generation, selectors
+from ..db import release_connection
 from ..models import Message
 
 # A comment line this often keeps proxies from closing a quiet stream.
@@ -93,6 +94,8 @@ async def _final_lines(event: dict):
 
 
 def _response(lines) -> StreamingHttpResponse:
+    # The stream may last minutes and reads no database: its connection goes back now.
+    release_connection()
     response = StreamingHttpResponse(lines, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass events through at once

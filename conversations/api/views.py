@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from .. import generation, selectors, services
 from ..asgi_files import stream_over_asgi
+from ..db import release_connection
 from ..inputs import ContinueSerializer, EditSerializer
 from ..llm.input import conversation_export_openai
 from ..throttling import GenerationThrottle
@@ -48,8 +49,10 @@ def branch_response(*, user, conversation, http_status=status.HTTP_200_OK) -> Re
 
 
 def wait_for_reply(reply, created: bool) -> None:
-    """Start the reply this request stored and wait for its end. The run belongs to the
-    process, not to this request: a client that hangs up leaves it running."""
+    """Start the reply this request stored and wait for its end, holding no database
+    connection meanwhile. The run belongs to the process, not to this request: a client
+    that hangs up leaves it running."""
+    release_connection()
     async_to_sync(generation.reply_start)(reply, created=created, wait=True)
 
 

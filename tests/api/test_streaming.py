@@ -2,6 +2,7 @@
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -17,18 +18,26 @@ def conversation(alice):
 
 
 @pytest.fixture
-def http(server_url, alice):
-    token = Token.objects.create(user=alice)
+def token(alice):
+    return Token.objects.create(user=alice).key
+
+
+@pytest.fixture
+def http(server_url, token):
     with httpx.Client(
-        base_url=server_url, headers={"Authorization": f"Token {token.key}"}, timeout=20
+        base_url=server_url, headers={"Authorization": f"Token {token}"}, timeout=20
     ) as client:
         yield client
 
 
-def read_events(response, until=None):
-    """Parse SSE lines into (id, event) pairs, stopping early when `until(event)` holds."""
+def read_events(response, until=None, seconds=30):
+    """Parse SSE lines into (id, event) pairs, stopping early when `until(event)` holds;
+    a stream still open after `seconds` (keep-alives only, say) fails the test."""
     events, event_id = [], None
+    deadline = time.monotonic() + seconds
     for line in response.iter_lines():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the stream was still open after {seconds} s: {events[-3:]}")
         if line.startswith("id: "):
             event_id = int(line[4:])
         elif line.startswith("data: "):
@@ -110,6 +119,35 @@ def test_a_whole_continue_outlives_a_client_that_hangs_up(http, conversation, fa
     reply = wait_until_finished(reply_id)
     assert reply.status == "completed"
     assert stored_text(reply_id) == "".join(tokens)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_more_replies_at_once_than_database_connections_all_finish(
+    server_url, token, alice, fake_openai, settings, stream
+):
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if not pool:
+        pytest.skip("PostgreSQL with its connection pool is not configured")
+    count = pool["max_size"] + 4
+    conversations = [make_conversation(alice) for _ in range(count)]
+    tokens = [f"w{number} " for number in range(20)]
+    for _ in conversations:
+        fake_openai.reply(text=tokens, pace=0.05)
+
+    def ask(conversation):
+        url = f"{server_url}/api/conversations/{conversation.id}/continue/"
+        body = {"content": "At once", "stream": stream}
+        headers = {"Authorization": f"Token {token}"}
+        with httpx.Client(headers=headers, timeout=20) as client:
+            if not stream:
+                return client.post(url, json=body).json()["messages"][-1]
+            with client.stream("POST", url, json=body) as response:
+                return read_events(response)[-1][1]["message"]
+
+    with ThreadPoolExecutor(count) as pool:
+        replies = list(pool.map(ask, conversations))
+    assert [reply["status"] for reply in replies] == ["completed"] * count
+    assert {stored_text(reply["id"]) for reply in replies} == {"".join(tokens)}
 
 
 def test_a_broken_stream_resumes_exactly(http, conversation, settings):

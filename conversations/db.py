@@ -1,0 +1,43 @@
+"""Database work from asynchronous code, without holding connections while waiting."""
+
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+
+
+def release_connection() -> None:
+    """Give this thread's connection back (to the pool) before a long wait, such as a
+    request waiting on a reply or streaming it. Inside a transaction (a test's) it stays."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+@functools.cache
+def _workers() -> ThreadPoolExecutor:
+    # As many threads as the pool has connections: the pool, not a thread, is the limit.
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool") or {}
+    size = pool.get("max_size", 10) if isinstance(pool, dict) else 10
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="db-step")
+
+
+def _released(function):
+    @functools.wraps(function)
+    def step(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return step
+
+
+async def run_step(function, /, *args, **kwargs):
+    """Run `function` on a database worker thread, then give its connection back: the
+    caller holds no connection between steps, and steps of many callers run side by side
+    instead of queueing behind one thread."""
+    return await sync_to_async(_released(function), thread_sensitive=False, executor=_workers())(
+        *args, **kwargs
+    )
