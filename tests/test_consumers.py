@@ -22,13 +22,48 @@ async def test_owner_connects_and_hears_conversation_events(conversation, alice)
     await tab.disconnect()
 
 
-@pytest.mark.parametrize("who", ["anonymous", "other user", "bad origin", "no origin"])
+BAD_ORIGINS = {
+    "bad origin": b"https://evil.example",
+    "no origin": None,
+    # The same host name, but another site to the browser: its pages must not use the
+    # user's cookie to read or write conversations.
+    "other port": b"http://127.0.0.1:9999",
+    "other scheme": b"https://127.0.0.1",
+    "null origin": b"null",
+}
+
+
+@pytest.mark.parametrize("who", ["anonymous", "other user", *BAD_ORIGINS])
 async def test_everyone_else_is_refused_before_accept(conversation, alice, bob, who):
     user = {"anonymous": None, "other user": bob}.get(who, alice)
-    origin = {"bad origin": b"https://evil.example", "no origin": None}.get(
-        who, b"http://127.0.0.1"
-    )
+    origin = BAD_ORIGINS.get(who, b"http://127.0.0.1")
     connected, tab = await open_socket(conversation.id, user, origin=origin)
+    assert not connected
+    await tab.disconnect()
+
+
+async def test_a_trusted_origin_may_connect(conversation, alice, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.com", "https://*.example.org"]
+    for origin in (b"https://chat.example.com", b"https://app.example.org"):
+        connected, tab = await open_socket(conversation.id, alice, origin=origin)
+        assert connected
+        await tab.disconnect()
+    connected, tab = await open_socket(conversation.id, alice, origin=b"http://chat.example.com")
+    assert not connected
+    await tab.disconnect()
+
+
+async def test_behind_a_tls_proxy_the_origin_is_https(conversation, alice, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    forwarded = [(b"x-forwarded-proto", b"https")]
+    connected, tab = await open_socket(
+        conversation.id, alice, origin=b"https://127.0.0.1", headers=forwarded
+    )
+    assert connected
+    await tab.disconnect()
+    connected, tab = await open_socket(
+        conversation.id, alice, origin=b"http://127.0.0.1", headers=forwarded
+    )
     assert not connected
     await tab.disconnect()
 

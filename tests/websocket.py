@@ -17,9 +17,10 @@ def session_cookie(user) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-async def open_socket(conversation_id, user=None, origin=ORIGIN):
-    """Connect to a conversation's socket; returns (connected, communicator)."""
-    headers = [(b"host", b"127.0.0.1")]
+async def open_socket(conversation_id, user=None, origin=ORIGIN, headers=()):
+    """Connect to a conversation's socket, as a page served at http://127.0.0.1 would
+    (plus any other `headers`); returns (connected, communicator)."""
+    headers = [(b"host", b"127.0.0.1"), *headers]
     if origin:
         headers.append((b"origin", origin))
     if user is not None:
