@@ -369,3 +369,14 @@ def test_a_reply_whose_end_frame_was_lost_still_ends(login, alice):
     expect(reply.locator("table")).to_be_visible()  # the server's rendering, as stored
     stored = Message.objects.get(role="assistant")
     assert stored.status == "completed"
+
+
+def test_logging_out_in_another_tab_sends_this_one_to_the_login_page(login, alice, server_url):
+    page = login(alice, "alice-password")
+    send(page, "Log me out")
+    expect(page.locator(REPLY)).to_have_count(1)
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{server_url}/")
+    other_tab.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    expect(page.locator("h1")).to_have_text("Log in")
