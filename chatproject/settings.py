@@ -187,8 +187,8 @@ else:
         }
     }
 
-# The cache holds API throttle counters: shared through Redis when there is one,
-# so every server process counts the same requests.
+# The cache holds API and login throttle counters: shared through Redis when there is
+# one, so every server process counts the same requests.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -199,6 +199,12 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Failed logins (conversations/login_throttle.py): an account, or a client address, with
+# this many failures within LOGIN_FAILURE_WINDOW seconds is locked for as long; 0: no limit.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 50)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
