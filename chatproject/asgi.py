@@ -5,7 +5,6 @@ import os
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
@@ -14,6 +13,7 @@ django_asgi_app = get_asgi_application()
 
 from conversations.generation import lifespan  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
+from conversations.websocket_origin import OriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -21,8 +21,7 @@ application = ProtocolTypeRouter(
         # Replies run in this process's event loop: start-up looks for orphaned
         # ones, shutdown stops those still running.
         "lifespan": lifespan,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # Only this site's own pages (or trusted origins) may open a socket.
+        "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -1,6 +1,7 @@
 """Settings for chatproject, read from the environment (see README, "Configuration")."""
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -66,7 +67,32 @@ def local_secret_key(path: Path) -> str:
 SECRET_KEY = env_str("SECRET_KEY") or local_secret_key(BASE_DIR / ".secret_key")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+# Origins besides the site's own that may post forms and open websockets.
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+
+def proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER from the name of the header a proxy sets to "https"."""
+    if not name:
+        return None
+    if not re.fullmatch(r"HTTP_[A-Z0-9_]+", name):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must be a request.META name such as "
+            f"HTTP_X_FORWARDED_PROTO, got {name!r}"
+        )
+    return (name, "https")
+
+
+# Production behind HTTPS (README, "Production"); the defaults suit `make run`'s plain
+# http on localhost, where secure-only cookies would never be sent back.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Trust this header only when a proxy always sets it: a client could send it itself.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env_str("SECURE_PROXY_SSL_HEADER"))
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 PORT = env_int("PORT", 8000)
 
 INSTALLED_APPS = [
@@ -87,6 +113,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "conversations.csp.ContentSecurityPolicyMiddleware",
     "conversations.asgi_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,8 +188,8 @@ else:
         }
     }
 
-# The cache holds API throttle counters: shared through Redis when there is one,
-# so every server process counts the same requests.
+# The cache holds API and login throttle counters: shared through Redis when there is
+# one, so every server process counts the same requests.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -173,6 +200,12 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Failed logins (conversations/login_throttle.py): an account, or a client address, with
+# this many failures within LOGIN_FAILURE_WINDOW seconds is locked for as long; 0: no limit.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 50)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -3,12 +3,20 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from conversations import views
+from conversations.forms import AdminLoginForm, LoginForm
+
+# Failed logins are throttled on both login pages (conversations/login_throttle.py).
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", views.chat, name="chat"),
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
     path("s/<str:token>/", views.shared, name="shared"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=LoginForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("conversations.api.urls")),

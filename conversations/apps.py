@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_out
 from django.core import checks
 
 
@@ -8,5 +9,7 @@ class ConversationsConfig(AppConfig):
 
     def ready(self):
         from .llm import check_provider_setting
+        from .signals import close_sockets_on_logout
 
         checks.register(check_provider_setting)
+        user_logged_out.connect(close_sockets_on_logout, dispatch_uid="close_sockets_on_logout")

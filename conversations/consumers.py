@@ -2,9 +2,12 @@
 replies through `generation.reply_start`. The protocol is in the README's "Streaming"."""
 
 import json
+from importlib import import_module
 
+from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
@@ -19,6 +22,10 @@ from .inputs import (
 )
 from .models import Message
 from .throttling import check_generation_rate
+
+# The close code of a socket whose session ended (4000-4999 are the application's; 401
+# as in HTTP). The page then reloads, which leads to the login page.
+LOGGED_OUT_CLOSE_CODE = 4401
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
@@ -38,15 +45,41 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             # The same refusal as for a conversation that does not exist.
             await self.close()
             return
-        self.group = events.conversation_group(self.conversation.id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # The conversation's changes, and the user's logouts; Channels leaves these groups
+        # on disconnect.
+        self.groups = [events.conversation_group(self.conversation.id), events.user_group(user.pk)]
+        for group in self.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
-    async def disconnect(self, code):
-        if self.conversation is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+    async def leave_groups(self):
+        for group in self.groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def still_logged_in(self) -> bool:
+        """Whether this socket's session still logs its user in: a logout deletes it, a
+        password change voids it. Read afresh: the scope holds it as it was at connect."""
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        user = await get_user({"session": store(self.scope["session"].session_key)})
+        return user.pk == self.scope["user"].pk
+
+    async def end_session(self):
+        """Say the session has ended and close, hearing nothing more meanwhile."""
+        await self.leave_groups()
+        await self.send_error("not_authenticated", "You have been logged out; log in again.")
+        await self.close(code=LOGGED_OUT_CLOSE_CODE)
+
+    async def session_ended(self, message):
+        """A session of this socket's user ended (a logout): close if it is this one's."""
+        if message["session"] == events.session_digest(self.scope["session"].session_key):
+            await self.end_session()
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # A logout elsewhere may not have reached this socket (a channel layer that was
+        # down), and a session also ends by expiry or a password change.
+        if not await self.still_logged_in():
+            await self.end_session()
+            return
         try:
             frame = json.loads(text_data or "")
         except ValueError:

@@ -9,6 +9,7 @@ or by the cancel of a reply that never ran; no delta follows it.
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 
 # The channel-layer message type the consumer handles; the frame is in "event".
 EVENT_TYPE = "conversation.event"
@@ -114,7 +115,38 @@ def reply_control(kind: str, **fields) -> dict:
 def send_to_runner_on_commit(reply_id, message: dict) -> None:
     """Send a control message to the runner of `reply_id` once the transaction commits."""
     # Robust: a runner that misses a cancel still sees it at its next checkpoint.
+    _group_send_on_commit(reply_group(reply_id), message)
+
+
+def _group_send_on_commit(group: str, message: dict) -> None:
+    """Send `message` to `group` once the transaction commits (at once outside one); a
+    channel layer that fails is logged, not raised."""
     transaction.on_commit(
-        lambda: async_to_sync(get_channel_layer().group_send)(reply_group(reply_id), message),
-        robust=True,
+        lambda: async_to_sync(get_channel_layer().group_send)(group, message), robust=True
+    )
+
+
+# Session control: messages to the sockets of one user, in whichever process they run.
+
+
+def user_group(user_id) -> str:
+    """The channel-layer group of one user's open sockets, in all their sessions."""
+    return f"user.{user_id}"
+
+
+# The session named by its digest has ended (logged out): its sockets close.
+SESSION_ENDED = "session.ended"
+
+
+def session_digest(session_key: str) -> str:
+    """Names a session in channel-layer messages without sending its key, a credential."""
+    return salted_hmac("conversations.events.session_digest", session_key).hexdigest()
+
+
+def send_session_ended(user_id, session_key: str) -> None:
+    """Tell the sockets of `user_id` that the session `session_key` ended."""
+    # Robust: a logout works with the channel layer down; the sockets then find out at
+    # their next frame, which checks the session.
+    _group_send_on_commit(
+        user_group(user_id), {"type": SESSION_ENDED, "session": session_digest(session_key)}
     )

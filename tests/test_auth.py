@@ -27,7 +27,7 @@ def test_login_then_logout(client, alice):
 def test_wrong_password_says_so(client, alice):
     response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
     assert response.status_code == 200
-    assert "didn't match" in response.content.decode()
+    assert "did not match" in response.content.decode()
 
 
 def test_static_files_are_served_with_debug_off(client, db, settings):

@@ -1,10 +1,12 @@
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from conversations.events import send_event
+from conversations.models import Message
 from tests.factories import make_conversation
-from tests.websocket import open_socket
+from tests.websocket import logged_in_browser, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,13 +24,48 @@ async def test_owner_connects_and_hears_conversation_events(conversation, alice)
     await tab.disconnect()
 
 
-@pytest.mark.parametrize("who", ["anonymous", "other user", "bad origin", "no origin"])
+BAD_ORIGINS = {
+    "bad origin": b"https://evil.example",
+    "no origin": None,
+    # The same host name, but another site to the browser: its pages must not use the
+    # user's cookie to read or write conversations.
+    "other port": b"http://127.0.0.1:9999",
+    "other scheme": b"https://127.0.0.1",
+    "null origin": b"null",
+}
+
+
+@pytest.mark.parametrize("who", ["anonymous", "other user", *BAD_ORIGINS])
 async def test_everyone_else_is_refused_before_accept(conversation, alice, bob, who):
     user = {"anonymous": None, "other user": bob}.get(who, alice)
-    origin = {"bad origin": b"https://evil.example", "no origin": None}.get(
-        who, b"http://127.0.0.1"
-    )
+    origin = BAD_ORIGINS.get(who, b"http://127.0.0.1")
     connected, tab = await open_socket(conversation.id, user, origin=origin)
+    assert not connected
+    await tab.disconnect()
+
+
+async def test_a_trusted_origin_may_connect(conversation, alice, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.com", "https://*.example.org"]
+    for origin in (b"https://chat.example.com", b"https://app.example.org"):
+        connected, tab = await open_socket(conversation.id, alice, origin=origin)
+        assert connected
+        await tab.disconnect()
+    connected, tab = await open_socket(conversation.id, alice, origin=b"http://chat.example.com")
+    assert not connected
+    await tab.disconnect()
+
+
+async def test_behind_a_tls_proxy_the_origin_is_https(conversation, alice, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    forwarded = [(b"x-forwarded-proto", b"https")]
+    connected, tab = await open_socket(
+        conversation.id, alice, origin=b"https://127.0.0.1", headers=forwarded
+    )
+    assert connected
+    await tab.disconnect()
+    connected, tab = await open_socket(
+        conversation.id, alice, origin=b"http://127.0.0.1", headers=forwarded
+    )
     assert not connected
     await tab.disconnect()
 
@@ -63,3 +100,34 @@ async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(
     await send_event(conversation.id, {"type": "conversation.updated"})
     assert json.loads(await tab.receive_from()) == {"type": "conversation.updated"}
     await tab.disconnect()
+
+
+async def assert_logged_out(tab):
+    """The tab hears it is logged out, and its socket closes with code 4401."""
+    error = await tab.receive_json_from()
+    assert (error["type"], error["code"]) == ("error", "not_authenticated")
+    assert await tab.receive_output() == {"type": "websocket.close", "code": 4401}
+
+
+async def test_logging_out_closes_the_sockets_of_that_session(conversation, alice):
+    browser = await logged_in_browser(alice)
+    connected, tab = await open_socket(conversation.id, browser=browser)
+    assert connected
+    _, phone = await open_socket(conversation.id, alice)  # another session of alice's
+    response = await sync_to_async(browser.post)("/accounts/logout/")
+    assert response.status_code == 302
+    await assert_logged_out(tab)
+    # Her other session is still logged in, and its socket still hears the conversation.
+    await send_event(conversation.id, {"type": "conversation.updated"})
+    assert await phone.receive_json_from() == {"type": "conversation.updated"}
+    await phone.disconnect()
+
+
+async def test_a_frame_on_a_socket_whose_session_ended_is_refused(conversation, alice):
+    _, tab = await open_socket(conversation.id, alice)
+    # A password change ends her other sessions (as would their deletion or expiry).
+    await sync_to_async(alice.set_password)("a-new-password")
+    await sync_to_async(alice.save)()
+    await tab.send_json_to({"type": "message.create", "content": "Still there?"})
+    await assert_logged_out(tab)
+    assert not await Message.objects.filter(conversation=conversation).aexists()

@@ -29,7 +29,8 @@ def test_unknown_language_still_renders_escaped():
 def test_tables_render_with_alignment_only():
     html = render_markdown("| a | b |\n|--:|---|\n| 1 | 2 |")
     assert "<table>" in html
-    assert '<td style="text-align:right">1</td>' in html
+    assert '<td class="align-right">1</td>' in html
+    assert "style=" not in html
 
 
 def test_math_becomes_mathml():

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from ..csp import csp_override
 from . import views
 
 app_name = "api"
@@ -29,7 +30,15 @@ urlpatterns = [
     path("shares/<str:token>/", views.ShareDetailView.as_view(), name="share"),
     path("shared/<str:token>/", views.SharedView.as_view(), name="shared"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Swagger UI's page: its script comes from a file (?script), but its page has an
+    # inline <style>.
+    path(
+        "docs/",
+        csp_override(style_src="'self' 'unsafe-inline'")(
+            SpectacularSwaggerSplitView.as_view(url_name="api:schema")
+        ),
+        name="docs",
+    ),
     # Any other route under /api/ is a JSON 404 too (paths without the final slash are
     # left to APPEND_SLASH).
     re_path(r"^.*/$", views.UnknownRouteView.as_view()),

@@ -31,7 +31,24 @@ def browser():
 
 
 @pytest.fixture
-def login(browser, server_url):
+def csp_violations():
+    """What the browser refused under the pages' Content-Security-Policy, as it reported
+    it in the console. Every test that logs in ends with none."""
+    violations = []
+    yield violations
+    assert not violations, "\n".join(violations)
+
+
+def record_csp_violations(context, violations: list) -> None:
+    def on_console(message):
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else ''}: {message.text}")
+
+    context.on("console", on_console)
+
+
+@pytest.fixture
+def login(browser, server_url, csp_violations):
     """Open a fresh browser context logged in as `user`; returns its page."""
     contexts = []
 
@@ -39,6 +56,7 @@ def login(browser, server_url):
         context = browser.new_context(
             color_scheme=color_scheme, viewport={"width": 1200, "height": 800}
         )
+        record_csp_violations(context, csp_violations)
         contexts.append(context)
         page = context.new_page()
         page.goto(f"{server_url}/accounts/login/")

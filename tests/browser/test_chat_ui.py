@@ -6,7 +6,10 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
+from conversations import services
 from conversations.models import Conversation, Feedback, Message, Share
+from tests.browser.conftest import record_csp_violations
+from tests.factories import make_conversation, make_message
 
 REPLY = 'article.assistant[data-status="completed"]'
 
@@ -369,3 +372,50 @@ def test_a_reply_whose_end_frame_was_lost_still_ends(login, alice):
     expect(reply.locator("table")).to_be_visible()  # the server's rendering, as stored
     stored = Message.objects.get(role="assistant")
     assert stored.status == "completed"
+
+
+def test_logging_out_in_another_tab_sends_this_one_to_the_login_page(login, alice, server_url):
+    page = login(alice, "alice-password")
+    send(page, "Log me out")
+    expect(page.locator(REPLY)).to_have_count(1)
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{server_url}/")
+    other_tab.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    expect(page.locator("h1")).to_have_text("Log in")
+
+
+def test_pages_work_under_their_content_security_policy(
+    login, alice, browser, server_url, csp_violations
+):
+    page = login(alice, "alice-password")
+    send(page, "Does the policy let the page work?")
+    reply = page.locator(REPLY)
+    expect(reply.locator("table")).to_be_visible(timeout=20000)
+    expect(reply.locator(".codeblock .highlight")).to_contain_text("def greet")
+
+    # A table with aligned columns: alignment is a class, not a style attribute.
+    conversation = make_conversation(alice, title="Aligned")
+    question = make_message(conversation, text="A table?")
+    answer = make_message(conversation, parent=question, role="assistant", text=ALIGNED_TABLE)
+    Conversation.objects.filter(id=conversation.id).update(current_leaf=answer)
+    page.goto(f"{server_url}/c/{conversation.id}/")
+    expect(page.locator("article.assistant td").first).to_have_css("text-align", "right")
+    share = services.share_create(conversation=conversation, user=alice, message=answer)
+
+    stranger = browser.new_context()
+    record_csp_violations(stranger, csp_violations)
+    public = stranger.new_page()
+    public.goto(f"{server_url}/s/{share.token}/")
+    expect(public.locator("article.assistant td").first).to_have_css("text-align", "right")
+    public.goto(f"{server_url}/admin/login/")
+    expect(public.locator("#id_username")).to_be_visible()
+    stranger.close()
+
+    page.goto(f"{server_url}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("chatproject API")
+    expect(page.locator(".opblock").first).to_be_visible()
+    assert csp_violations == []
+
+
+ALIGNED_TABLE = "| n | name |\n|--:|:--|\n| 1 | one |\n| 22 | twenty-two |\n"

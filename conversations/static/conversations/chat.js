@@ -372,7 +372,12 @@ function connect() {
     }
   });
   socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", (event) => {
+    // Logged out, here or in another tab: reloading leads to the login page.
+    if (event.code === 4401) {
+      location.reload();
+      return;
+    }
     setConnection("offline");
     const delay = Math.min(1000 * 2 ** state.retry, 10000);
     state.retry += 1;
