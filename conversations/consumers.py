@@ -1,8 +1,6 @@
 """The websocket of one conversation: thin, it validates frames, calls services and starts
 replies through `generation.reply_start`. The protocol is in the README's "Streaming"."""
 
-import json
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
@@ -15,6 +13,7 @@ from .inputs import (
     EditFrameSerializer,
     MessageIdSerializer,
     SyncSerializer,
+    parse_json,
     validated,
 )
 from .models import Message
@@ -48,9 +47,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
-            frame = json.loads(text_data or "")
-        except ValueError:
-            await self.send_error("invalid_json", "Frames must be JSON text.")
+            frame = parse_json(text_data or "")
+        except ValueError as exc:
+            await self.send_error("invalid_json", f"Frames must be JSON text: {exc}.")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.send_error("invalid_frame", 'A frame is a JSON object with a "type".')

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from conversations import generation
 from conversations.events import send_event
 from tests.factories import make_conversation
 from tests.websocket import open_socket
@@ -62,4 +63,37 @@ async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(
     # Still open: the next event arrives.
     await send_event(conversation.id, {"type": "conversation.updated"})
     assert json.loads(await tab.receive_from()) == {"type": "conversation.updated"}
+    await tab.disconnect()
+
+
+@pytest.fixture
+async def running_replies():
+    yield
+    await generation.replies.shutdown()
+
+
+def create_frame(content: str) -> str:
+    return '{"type": "message.create", "content": ' + content + "}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (create_frame("[" * 100_000 + "]" * 100_000), "invalid_json"),
+        (create_frame('[{"type": "input_text", "text": "x", "n": NaN}]'), "invalid_json"),
+        (create_frame(f'[{{"type": "input_text", "text": "x", "n": {10**30}}}]'), "invalid_json"),
+    ],
+    ids=["deep nesting", "nan", "huge int"],
+)
+async def test_a_malformed_frame_gets_an_error_and_the_socket_still_replies(
+    conversation, alice, running_replies, raw, code
+):
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_to(text_data=raw)
+    error = await tab.receive_json_from()
+    assert (error["type"], error["code"]) == ("error", code), error
+    await tab.send_json_to({"type": "message.create", "content": "Still there?"})
+    while (frame := await tab.receive_json_from(timeout=10))["type"] != "message.completed":
+        assert frame["type"] != "error", frame
+    assert "Still there?" in frame["message"]["content"][-1]["text"]
     await tab.disconnect()

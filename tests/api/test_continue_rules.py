@@ -70,10 +70,26 @@ def test_bad_input_is_400_with_a_code_and_stores_nothing(api, conversation, sett
     assert not Message.objects.exists()
 
 
-def test_malformed_json_is_400(api, conversation):
-    response = api.post(url(conversation), "{oops", content_type="application/json")
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{oops",
+        f'{{"content": {DEEP}}}',
+        f'{{"content": "x", "references": [{"[" * 200 + "]" * 200}]}}',
+        '{"content": [{"type": "input_text", "text": "x", "n": NaN}]}',
+        '{"content": [{"type": "input_text", "text": "x", "n": 1e400}]}',
+        f'{{"content": [{{"type": "input_text", "text": "x", "n": {10**30}}}]}}',
+    ],
+    ids=["broken", "deep", "deep inside", "nan", "infinite", "huge int"],
+)
+def test_malformed_json_is_400_and_stores_nothing(api, conversation, body):
+    response = api.post(url(conversation), body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "malformed_json"
+    assert not Message.objects.exists()
 
 
 def test_a_parent_from_another_conversation_is_400(api, conversation, alice):

@@ -105,6 +105,19 @@ def test_bad_fields_answer_400_with_a_code_and_a_message(api):
     assert body["detail"].startswith("title:")
 
 
+def test_context_json_that_cannot_be_stored_is_400_and_keeps_the_old_one(api, alice):
+    conversation = make_conversation(alice, context={"kept": 1})
+    for value in ("[" * 900 + "]" * 900, "1e400"):
+        response = api.patch(
+            f"/api/conversations/{conversation.id}/",
+            f'{{"context": {{"new": {value}}}}}',
+            content_type="application/json",
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "malformed_json"
+    assert api.get(f"/api/conversations/{conversation.id}/").json()["context"] == {"kept": 1}
+
+
 def grow(conversation, turns):
     parent = conversation.current_leaf
     for n in range(turns):

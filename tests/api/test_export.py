@@ -39,6 +39,7 @@ def test_import_of_something_else_is_400(api):
     response = api.post("/api/conversations/import/", {"hello": 1}, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_import"
-    response = api.post("/api/conversations/import/", "{broken", content_type="application/json")
-    assert response.status_code == 400
-    assert response.json()["code"] == "malformed_json"
+    for body in ("{broken", "[" * 100_000 + "]" * 100_000):
+        response = api.post("/api/conversations/import/", body, content_type="application/json")
+        assert response.status_code == 400
+        assert response.json()["code"] == "malformed_json"
