@@ -82,8 +82,14 @@ def create_frame(content: str) -> str:
         (create_frame("[" * 100_000 + "]" * 100_000), "invalid_json"),
         (create_frame('[{"type": "input_text", "text": "x", "n": NaN}]'), "invalid_json"),
         (create_frame(f'[{{"type": "input_text", "text": "x", "n": {10**30}}}]'), "invalid_json"),
+        (create_frame('[{"type": "input_text", "text": "x", "file_id": [1]}]'), "invalid_content"),
+        (create_frame('[{"type": "input_text", "text": "x", "file_id": 5}]'), "invalid_content"),
+        (
+            create_frame('"x", "references": [{"content": "x", "type": "%s"}]' % ("t" * 40)),
+            "invalid_content",
+        ),
     ],
-    ids=["deep nesting", "nan", "huge int"],
+    ids=["deep nesting", "nan", "huge int", "file_id list", "file_id number", "reference type"],
 )
 async def test_a_malformed_frame_gets_an_error_and_the_socket_still_replies(
     conversation, alice, running_replies, raw, code

@@ -37,6 +37,7 @@ def url(conversation):
         ({"content": [{"type": "hologram", "text": "x"}]}, "invalid_content"),
         ({"content": [{"type": "input_text"}]}, "invalid_content"),
         ({"content": [{"type": "input_text", "text": 5}]}, "invalid_content"),
+        ({"content": [{"type": "input_text", "text": "x", "file_id": 5}]}, "invalid_content"),
         ({"content": [{"type": "input_image"}]}, "invalid_content"),
         (
             {"content": [{"type": "input_image", "image_url": "file:///etc/passwd"}]},
@@ -46,6 +47,7 @@ def url(conversation):
         ({"content": "x", "references": [{"content": "r"}] * 3}, "too_many_references"),
         ({"content": "x", "references": [{"name": "no content"}]}, "invalid_content"),
         ({"content": "x", "references": ["text"]}, "invalid_content"),
+        ({"content": "x", "references": [{"content": "r", "type": "t" * 33}]}, "invalid_content"),
         (
             {"content": "x", "attachments": ["00000000-0000-0000-0000-000000000001"] * 3},
             "too_many_attachments",
