@@ -4,8 +4,10 @@ defaults and error bodies whichever way a message arrives."""
 import json
 import math
 
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 # Far deeper than any content, context or tool schema; deeper JSON would exhaust Python's
 # recursion limit in the code that copies, checks and stores it.
@@ -60,6 +62,21 @@ def parse_json(text: str | bytes):
     if _depth(data) > MAX_JSON_DEPTH:
         raise ValueError(too_deep)
     return data
+
+
+class TextField(serializers.CharField):
+    """A CharField that lets U+0000 and lone surrogates through: text a person writes is
+    kept, and services store those code points as U+FFFD (`serialization.storable`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(
+                validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator
+            )
+        ]
 
 
 @extend_schema_field(

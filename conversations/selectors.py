@@ -18,6 +18,7 @@ from .serialization import (
     feedback_to_dict,
     iso,
     message_to_dict,
+    storable,
 )
 
 
@@ -29,7 +30,7 @@ def conversation_list_for_user(
     conversations = Conversation.objects.filter(owner=user)
     if archived is not None:
         conversations = conversations.filter(archived=archived)
-    query = query.strip()
+    query = storable(query).strip()
     if query:
         items = ContentItem.objects.filter(message__conversation__owner=user)
         if connection.vendor == "postgresql":

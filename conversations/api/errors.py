@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..errors import ConversationError, error_body, http_status, validation_error_body
+from ..serialization import storable
 
 
 def exception_handler(exc, context):
@@ -24,4 +25,6 @@ def exception_handler(exc, context):
             "code": codes if isinstance(codes, str) else "error",
             "detail": str(exc.detail),
         }
+    # Messages may quote the input, and a lone surrogate in it cannot be sent as UTF-8.
+    response.data = storable(response.data)
     return response

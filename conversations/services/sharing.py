@@ -11,6 +11,7 @@ from django.utils import timezone
 from .. import selectors
 from ..errors import InvalidAttachment, InvalidFeedback, InvalidShare
 from ..models import Attachment, Conversation, Feedback, Message, Share
+from ..serialization import storable
 
 # Feedback
 
@@ -31,7 +32,12 @@ def feedback_set(
     feedback, _ = Feedback.objects.update_or_create(
         message=message,
         user=user,
-        defaults={"rating": rating, "comment": comment, "reasons": reasons, "model": message.model},
+        defaults={
+            "rating": rating,
+            "comment": storable(comment),
+            "reasons": storable(reasons),
+            "model": message.model,
+        },
     )
     return feedback
 
