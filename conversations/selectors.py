@@ -1,5 +1,6 @@
 """Read queries shared by the API, the UI and the consumers."""
 
+import re
 import uuid
 from collections import defaultdict
 
@@ -20,6 +21,9 @@ from .serialization import (
     message_to_dict,
     storable,
 )
+
+# What `secrets.token_urlsafe` makes, up to the column's length.
+SHARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def conversation_list_for_user(
@@ -205,11 +209,19 @@ def attachment_get_for_user(*, user, id) -> Attachment:
         raise Http404("No such attachment.") from None
 
 
+def _is_share_token(token) -> bool:
+    """Whether `token` could be one `share_create` made (URL-safe base64): anything else,
+    such as text with U+0000 that PostgreSQL cannot even compare, names no share."""
+    return SHARE_TOKEN.fullmatch(str(token)) is not None
+
+
 def share_get_for_user(*, user, token: str) -> Share:
     """One of the user's shares by token; anyone else's is a 404."""
     try:
+        if not _is_share_token(token):
+            raise Share.DoesNotExist
         return Share.objects.select_related("conversation").get(
-            token=str(token), conversation__owner=user
+            token=token, conversation__owner=user
         )
     except Share.DoesNotExist:
         raise Http404("No such share.") from None
@@ -227,6 +239,8 @@ def share_get_public(*, token: str) -> Share:
         .filter(token=str(token), revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .first()
+        if _is_share_token(token)
+        else None
     )
     if share is None:
         raise Http404("This link does not exist, was revoked or has expired.")

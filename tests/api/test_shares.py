@@ -78,3 +78,10 @@ def test_bad_share_requests_are_400(api, conversation, alice):
     empty = make_conversation(alice)
     response = api.post(f"/api/conversations/{empty.id}/shares/", {}, format="json")
     assert response.json()["code"] == "invalid_share"
+
+
+def test_a_token_with_nul_or_junk_is_404(api, anon, conversation):
+    for token in ("%00", "a%00b", "%C3%A9", "x" * 65):
+        assert anon.get(f"/api/shared/{token}/").status_code == 404
+        assert anon.get(f"/s/{token}/").status_code == 404
+        assert api.get(f"/api/shares/{token}/").json()["code"] == "not_found"
