@@ -13,6 +13,7 @@ from .errors import (
     EmptyContent,
     InvalidAttachment,
     InvalidContent,
+    TooLarge,
     TooManyAttachments,
     TooManyReferences,
 )
@@ -29,6 +30,9 @@ INPUT_TYPES = {
 TEXT_FIELDS = ("text", "image_url", "file_id", "file_url", "file_data", "filename")
 REFERENCE_FIELDS = ("type", "name", "url", "content")
 IMAGE_URL_PREFIXES = ("https://", "http://", "data:image/")
+# What an upload request carries besides the file: multipart boundaries, part headers and
+# the file's name.
+UPLOAD_ENVELOPE_BYTES = 64 * 1024
 
 
 def _check_item(position: int, item) -> dict:
@@ -144,3 +148,11 @@ def parse_references(references) -> list[dict]:
     if total > limit:
         raise ContentTooLong(f"The references have {total} characters; the limit is {limit}.")
     return parsed
+
+
+def check_upload_size(size: int, *, envelope: int = 0) -> None:
+    """Refuse an upload of `size` bytes over CHAT_MAX_ATTACHMENT_BYTES; `envelope` allows
+    for what a request's Content-Length counts besides the file."""
+    limit = settings.CHAT_MAX_ATTACHMENT_BYTES
+    if size > limit + envelope:
+        raise TooLarge(f"The upload has {size} bytes; a file may have {limit}.")

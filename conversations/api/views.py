@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from .. import generation, selectors, services
 from ..asgi_files import stream_over_asgi
+from ..content import UPLOAD_ENVELOPE_BYTES, check_upload_size
 from ..inputs import ContinueSerializer, EditSerializer
 from ..llm.input import conversation_export_openai
 from ..throttling import GenerationThrottle
@@ -402,6 +403,12 @@ class AttachmentUploadView(APIView):
 
     @extend_schema(request=s.AttachmentUploadSerializer, responses={201: s.AttachmentSerializer})
     def post(self, request):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0  # the parser answers for a malformed header
+        # Refused on the size it declares, before the body is parsed into a file.
+        check_upload_size(declared, envelope=UPLOAD_ENVELOPE_BYTES)
         serializer = s.AttachmentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attachment = services.attachment_create(

@@ -4,12 +4,12 @@ import secrets
 import uuid
 from datetime import datetime
 
-from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
 from .. import selectors
-from ..errors import InvalidAttachment, InvalidFeedback, InvalidShare
+from ..content import check_upload_size
+from ..errors import InvalidFeedback, InvalidShare
 from ..models import Attachment, Conversation, Feedback, Message, Share
 from ..serialization import storable
 
@@ -119,9 +119,7 @@ def share_record_view(*, share: Share) -> None:
 
 def attachment_create(*, owner, file) -> Attachment:
     """Store an uploaded image or file; messages refer to it by id (`file_id`)."""
-    limit = settings.CHAT_MAX_ATTACHMENT_BYTES
-    if file.size > limit:
-        raise InvalidAttachment(f"The file has {file.size} bytes; the limit is {limit}.")
+    check_upload_size(file.size)
     name = (file.name or "upload").rsplit("/", 1)[-1][:255]
     content_type = getattr(file, "content_type", None) or "application/octet-stream"
     return Attachment.objects.create(

@@ -118,6 +118,14 @@ def test_an_import_keeps_odd_text_and_cuts_long_titles_models_and_reference_name
     assert api.get("/api/conversations/").status_code == 200
 
 
+def test_an_import_over_the_body_limit_is_a_json_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = export_of({"title": "t" * 1000})
+    response = api.post("/api/conversations/import/", body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+
+
 def test_import_of_something_else_is_400(api):
     response = api.post("/api/conversations/import/", {"hello": 1}, format="json")
     assert response.status_code == 400
