@@ -261,6 +261,7 @@ def share_to_dict(share: Share) -> dict:
         "token": share.token,
         "conversation_id": str(share.conversation_id),
         "message_id": str(share.message_id),
+        "title": share.title,
         "selected": share.selected,
         "expires_at": iso(share.expires_at),
         "revoked_at": iso(share.revoked_at),
@@ -271,11 +272,12 @@ def share_to_dict(share: Share) -> dict:
 
 
 def share_public_dict(*, share: Share) -> dict:
-    """What anyone with the link sees: the title and the messages, no owner data."""
+    """What anyone with the link sees: the title and the messages as they were shared,
+    no owner data."""
     public_keys = ("id", "role", "status", "model", "content", "references", "created_at")
     messages = [message_to_dict(m, rendered=True) for m in share_messages(share=share)]
     return {
-        "title": share.conversation.title,
+        "title": share.title,
         "shared_at": iso(share.created_at),
         "messages": [{key: message[key] for key in public_keys} for message in messages],
     }

@@ -123,6 +123,7 @@ class ShareSerializer(serializers.Serializer):
     token = serializers.CharField()
     conversation_id = serializers.UUIDField()
     message_id = serializers.UUIDField()
+    title = serializers.CharField(help_text="The conversation's title when shared")
     selected = serializers.ListField(child=serializers.UUIDField(), allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)

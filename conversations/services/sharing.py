@@ -91,6 +91,7 @@ def share_create(
         conversation=conversation,
         created_by=user,
         message=message,
+        title=conversation.title,
         selected=selected,
         expires_at=expires_at,
     )

@@ -85,3 +85,13 @@ def test_a_token_with_nul_or_junk_is_404(api, anon, conversation):
         assert anon.get(f"/api/shared/{token}/").status_code == 404
         assert anon.get(f"/s/{token}/").status_code == 404
         assert api.get(f"/api/shares/{token}/").json()["code"] == "not_found"
+
+
+def test_renaming_the_conversation_after_sharing_does_not_change_the_link(api, anon, conversation):
+    share = api.post(f"/api/conversations/{conversation.id}/shares/", {}, format="json").json()
+    assert share["title"] == "Trip"
+    api.patch(f"/api/conversations/{conversation.id}/", {"title": "Secret plans"}, format="json")
+    assert anon.get(f"/api/shared/{share['token']}/").json()["title"] == "Trip"
+    page = anon.get(f"/s/{share['token']}/").content.decode()
+    assert "<h1>Trip</h1>" in page
+    assert "Secret plans" not in page
