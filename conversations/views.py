@@ -5,7 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from . import selectors, services
+from . import selectors
+from .visitors import private, visited
 
 
 @login_required
@@ -38,10 +39,10 @@ def shared(request, token):
     try:
         share = selectors.share_get_public(token=token)
     except Http404:
-        return render(request, "conversations/shared_missing.html", status=404)
-    services.share_record_view(share=share)
-    return render(
+        return private(render(request, "conversations/shared_missing.html", status=404))
+    page = render(
         request,
         "conversations/shared.html",
         {"shared": selectors.share_public_dict(share=share)},
     )
+    return visited(request, share, page)

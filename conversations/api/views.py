@@ -8,6 +8,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -21,6 +22,7 @@ from ..content import UPLOAD_ENVELOPE_BYTES, check_upload_size
 from ..inputs import ContinueSerializer, EditSerializer
 from ..llm.input import conversation_export_openai
 from ..throttling import GenerationThrottle
+from ..visitors import visited
 from . import serializers as s
 from . import streaming
 
@@ -384,14 +386,14 @@ class ShareDetailView(APIView):
 class SharedView(APIView):
     """Public and read-only: the shared messages, without owner data."""
 
-    authentication_classes = []
+    # The session only tells the owner's visits apart; a bad token header is no error here.
+    authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
 
     @extend_schema(responses=s.SharedSerializer, auth=[])
     def get(self, request, token):
         share = selectors.share_get_public(token=token)
-        services.share_record_view(share=share)
-        return Response(selectors.share_public_dict(share=share))
+        return visited(request, share, Response(selectors.share_public_dict(share=share)))
 
 
 @extend_schema(tags=["attachments"])

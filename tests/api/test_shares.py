@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from conversations.models import Share
 from tests.factories import make_conversation, make_message
@@ -39,8 +40,6 @@ def test_share_the_branch_up_to_a_message_and_view_it_anonymously(api, anon, con
     text = public.content.decode()
     assert "alice" not in text and "private prompt" not in text
     assert "feedback" not in body["messages"][0]
-    anon.get(f"/api/shared/{share['token']}/")
-    assert api.get(f"/api/shares/{share['token']}/").json()["view_count"] == 2
 
 
 def test_share_a_selection(api, anon, conversation):
@@ -95,3 +94,39 @@ def test_renaming_the_conversation_after_sharing_does_not_change_the_link(api, a
     page = anon.get(f"/s/{share['token']}/").content.decode()
     assert "<h1>Trip</h1>" in page
     assert "Secret plans" not in page
+
+
+@pytest.fixture
+def token(api, conversation):
+    return api.post(f"/api/conversations/{conversation.id}/shares/", {}, format="json").json()[
+        "token"
+    ]
+
+
+@pytest.mark.parametrize("page", ["/s/{}/", "/api/shared/{}/"])
+def test_share_pages_are_neither_cached_nor_indexed(anon, token, page):
+    response = anon.get(page.format(token))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert response["X-Robots-Tag"] == "noindex"
+
+
+def test_the_share_page_asks_robots_not_to_index_it(anon, token):
+    assert '<meta name="robots" content="noindex">' in anon.get(f"/s/{token}/").content.decode()
+
+
+@pytest.mark.parametrize("page", ["/s/{}/", "/api/shared/{}/"])
+def test_a_share_counts_each_visitor_once_and_not_the_owner_or_head(api, anon, token, page):
+    url = page.format(token)
+
+    def views():
+        return api.get(f"/api/shares/{token}/").json()["view_count"]
+
+    assert anon.head(url).status_code == 200
+    assert api.get(url).status_code == 200  # the owner
+    assert views() == 0
+    anon.get(url)
+    anon.get(url)
+    assert views() == 1
+    APIClient().get(url)  # someone else
+    assert views() == 2
