@@ -256,6 +256,24 @@ def share_messages(*, share: Share) -> list[Message]:
     return messages
 
 
+def share_attachment_get(*, share: Share, id) -> Attachment:
+    """An upload of the conversation's owner that the shared messages show (by `file_id`);
+    any other id is a 404, so a link opens nothing beyond its snapshot."""
+    shown = {
+        str(item.data["file_id"]).lower()
+        for message in share_messages(share=share)
+        for item in message.content.all()
+        if item.data.get("file_id")
+    }
+    try:
+        attachment_id = uuid.UUID(str(id))
+        if str(attachment_id) not in shown:
+            raise Attachment.DoesNotExist
+        return Attachment.objects.get(id=attachment_id, owner_id=share.conversation.owner_id)
+    except (ValueError, Attachment.DoesNotExist):
+        raise Http404("No such file in this shared conversation.") from None
+
+
 def share_to_dict(share: Share) -> dict:
     return {
         "token": share.token,

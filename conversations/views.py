@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from . import selectors
+from .asgi_files import attachment_response
 from .visitors import private, visited
 
 
@@ -43,6 +44,13 @@ def shared(request, token):
     page = render(
         request,
         "conversations/shared.html",
-        {"shared": selectors.share_public_dict(share=share)},
+        {"shared": selectors.share_public_dict(share=share), "token": share.token},
     )
     return visited(request, share, page)
+
+
+def shared_file(request, token, attachment_id):
+    """An upload the shared messages show (their images), for anyone with the link."""
+    share = selectors.share_get_public(token=token)
+    attachment = selectors.share_attachment_get(share=share, id=attachment_id)
+    return private(attachment_response(attachment, request))

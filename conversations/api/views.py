@@ -3,7 +3,7 @@ return selector dicts; replies start through `generation.reply_start`. Access go
 `selectors.*_get_for_user`, so anyone else's object is a 404."""
 
 from asgiref.sync import async_to_sync
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import generation, selectors, services
-from ..asgi_files import stream_over_asgi
+from ..asgi_files import attachment_response
 from ..content import UPLOAD_ENVELOPE_BYTES, check_upload_size
 from ..inputs import ContinueSerializer, EditSerializer
 from ..llm.input import conversation_export_openai
@@ -419,9 +419,6 @@ class AttachmentUploadView(APIView):
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
 
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-
-
 @extend_schema(tags=["attachments"])
 class AttachmentDetailView(APIView):
     """Download one of your uploads (images show as thumbnails in the chat)."""
@@ -429,14 +426,7 @@ class AttachmentDetailView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, pk):
         attachment = selectors.attachment_get_for_user(user=request.user, id=pk)
-        response = FileResponse(
-            attachment.file.open("rb"),
-            content_type=attachment.content_type,
-            filename=attachment.name,
-            # Uploads are shown, never run: only raster images open in the page.
-            as_attachment=attachment.content_type not in INLINE_TYPES,
-        )
-        return stream_over_asgi(response, request._request)
+        return attachment_response(attachment, request._request)
 
 
 @extend_schema(exclude=True)

@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conversations.models import Share
+from conversations.models import ContentItem, Share
+from tests.api.test_attachments import upload
 from tests.factories import make_conversation, make_message
 
 
@@ -130,3 +131,44 @@ def test_a_share_counts_each_visitor_once_and_not_the_owner_or_head(api, anon, t
     assert views() == 1
     APIClient().get(url)  # someone else
     assert views() == 2
+
+
+def show_image(message, attachment_id):
+    ContentItem.objects.create(
+        message=message, index=1, type="input_image", data={"file_id": attachment_id}
+    )
+
+
+def test_images_of_the_shared_messages_are_shown_to_the_links_visitors(
+    api, anon, bob_api, conversation
+):
+    image = upload(api)
+    image_id = image.json()["id"]
+    unshared = upload(api, "other.png").json()["id"]
+    theirs = upload(bob_api, "bob.png").json()["id"]
+    question = conversation.messages.get(content__text="where to?")
+    later = conversation.messages.get(content__text="when?")
+    show_image(question, image_id)
+    show_image(later, unshared)
+    answer = conversation.messages.get(content__text="the sea")
+    show_image(answer, theirs)  # as an import could name it
+    token = api.post(
+        f"/api/conversations/{conversation.id}/shares/",
+        {"message_id": str(answer.id)},
+        format="json",
+    ).json()["token"]
+
+    file_url = f"/s/{token}/files/{image_id}/"
+    assert (
+        f'<img class="attachment-thumb" src="{file_url}"'
+        in anon.get(f"/s/{token}/").content.decode()
+    )
+    response = anon.get(file_url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"\x89PNG fake"
+    assert response["Content-Type"] == "image/png"
+    assert "no-store" in response["Cache-Control"]
+    for other in (unshared, theirs, "not-an-id"):
+        assert anon.get(f"/s/{token}/files/{other}/").status_code == 404
+    api.delete(f"/api/shares/{token}/")
+    assert anon.get(file_url).status_code == 404
