@@ -12,6 +12,8 @@ urlpatterns = [
     path("", views.chat, name="chat"),
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
     path("s/<str:token>/", views.shared, name="shared"),
+    # path: an imported file_id may hold any character; the view answers 404 to non-ids.
+    path("s/<str:token>/files/<path:attachment_id>/", views.shared_file, name="shared-file"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=LoginForm),

@@ -16,6 +16,17 @@ def content_preview(message: Message, length: int = 80) -> str:
     return Truncator(" ".join(texts)).chars(length)
 
 
+# A cell starting with one of these is a formula to spreadsheet programs.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """`value` as a CSV cell that a spreadsheet shows as text: user and model text must
+    not run as a formula on the machine of whoever opens the export."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
 class ReadOnlyMixin:
     """View-only admin: messages and what hangs off them are changed by services only."""
 
@@ -160,19 +171,18 @@ class FeedbackAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
         )
         rows = queryset.select_related("user", "message").prefetch_related("message__content")
         for feedback in rows:
-            writer.writerow(
-                [
-                    feedback.message_id,
-                    feedback.message.conversation_id,
-                    feedback.user.get_username(),
-                    feedback.rating,
-                    "; ".join(feedback.reasons),
-                    feedback.comment,
-                    feedback.model,
-                    content_preview(feedback.message, length=10_000),
-                    feedback.created_at.isoformat(),
-                ]
-            )
+            row = [
+                feedback.message_id,
+                feedback.message.conversation_id,
+                feedback.user.get_username(),
+                feedback.rating,
+                "; ".join(feedback.reasons),
+                feedback.comment,
+                feedback.model,
+                content_preview(feedback.message, length=10_000),
+                feedback.created_at.isoformat(),
+            ]
+            writer.writerow([csv_cell(value) for value in row])
         return response
 
 

@@ -11,6 +11,8 @@ from django.http import FileResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 CHUNK_SIZE = 64 * 1024
+# Uploads are shown, never run: only raster images open in the page.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 async def _chunks(file):
@@ -29,6 +31,17 @@ def stream_over_asgi(response: FileResponse, request) -> FileResponse:
     if isinstance(request, ASGIRequest):
         response.streaming_content = _chunks(response.file_to_stream)
     return response
+
+
+def attachment_response(attachment, request) -> FileResponse:
+    """An upload as a download read in chunks; raster images open inline."""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        content_type=attachment.content_type,
+        filename=attachment.name,
+        as_attachment=attachment.content_type not in INLINE_TYPES,
+    )
+    return stream_over_asgi(response, request)
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):

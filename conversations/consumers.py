@@ -1,7 +1,6 @@
 """The websocket of one conversation: thin, it validates frames, calls services and starts
 replies through `generation.reply_start`. The protocol is in the README's "Streaming"."""
 
-import json
 from importlib import import_module
 
 from channels.auth import get_user
@@ -18,6 +17,7 @@ from .inputs import (
     EditFrameSerializer,
     MessageIdSerializer,
     SyncSerializer,
+    parse_json,
     validated,
 )
 from .models import Message
@@ -81,9 +81,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self.end_session()
             return
         try:
-            frame = json.loads(text_data or "")
-        except ValueError:
-            await self.send_error("invalid_json", "Frames must be JSON text.")
+            frame = parse_json(text_data or "")
+        except ValueError as exc:
+            await self.send_error("invalid_json", f"Frames must be JSON text: {exc}.")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.send_error("invalid_frame", 'A frame is a JSON object with a "type".')

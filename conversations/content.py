@@ -13,10 +13,11 @@ from .errors import (
     EmptyContent,
     InvalidAttachment,
     InvalidContent,
+    TooLarge,
     TooManyAttachments,
     TooManyReferences,
 )
-from .models import Attachment
+from .models import Attachment, Reference
 from .serialization import searchable_text
 
 # Item types a person may send, with the fields each one needs (one of each tuple).
@@ -25,8 +26,13 @@ INPUT_TYPES = {
     "input_image": [("image_url", "file_id")],
     "input_file": [("file_id", "file_url", "file_data")],
 }
+# Fields that are text whichever item carries them (a file_id is looked up as an upload).
+TEXT_FIELDS = ("text", "image_url", "file_id", "file_url", "file_data", "filename")
 REFERENCE_FIELDS = ("type", "name", "url", "content")
 IMAGE_URL_PREFIXES = ("https://", "http://", "data:image/")
+# What an upload request carries besides the file: multipart boundaries, part headers and
+# the file's name.
+UPLOAD_ENVELOPE_BYTES = 64 * 1024
 
 
 def _check_item(position: int, item) -> dict:
@@ -37,13 +43,12 @@ def _check_item(position: int, item) -> dict:
     if required is None:
         known = ", ".join(INPUT_TYPES)
         raise InvalidContent(f"{where} has unknown type {item['type']!r}; use one of {known}.")
+    for key in TEXT_FIELDS:
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise InvalidContent(f"{where}.{key} must be a string.")
     for alternatives in required:
-        present = [key for key in alternatives if item.get(key) not in (None, "")]
-        if not present:
+        if all(item.get(key) in (None, "") for key in alternatives):
             raise InvalidContent(f"{where} ({item['type']}) needs {' or '.join(alternatives)}.")
-        for key in present:
-            if not isinstance(item[key], str):
-                raise InvalidContent(f"{where}.{key} must be a string.")
     image_url = item.get("image_url") if item["type"] == "input_image" else None
     if image_url and not image_url.startswith(IMAGE_URL_PREFIXES):
         raise InvalidContent(f"{where}.image_url must be an http(s) URL or a data:image URL.")
@@ -132,8 +137,10 @@ def parse_references(references) -> list[dict]:
                 raise InvalidContent(f"references[{position}].{key} must be a string.")
         if not (reference.get("content") or reference.get("url")):
             raise InvalidContent(f"references[{position}] needs content or url.")
-        if len(reference.get("url") or "") > 2000 or len(reference.get("name") or "") > 200:
-            raise InvalidContent(f"references[{position}] has a name or url that is too long.")
+        for key in ("type", "name", "url"):
+            limit = Reference._meta.get_field(key).max_length
+            if len(reference.get(key) or "") > limit:
+                raise InvalidContent(f"references[{position}].{key} is over {limit} characters.")
         total += len(reference.get("content") or "")
         parsed.append({key: reference.get(key) or "" for key in REFERENCE_FIELDS})
         parsed[-1]["type"] = parsed[-1]["type"] or "text"
@@ -141,3 +148,11 @@ def parse_references(references) -> list[dict]:
     if total > limit:
         raise ContentTooLong(f"The references have {total} characters; the limit is {limit}.")
     return parsed
+
+
+def check_upload_size(size: int, *, envelope: int = 0) -> None:
+    """Refuse an upload of `size` bytes over CHAT_MAX_ATTACHMENT_BYTES; `envelope` allows
+    for what a request's Content-Length counts besides the file."""
+    limit = settings.CHAT_MAX_ATTACHMENT_BYTES
+    if size > limit + envelope:
+        raise TooLarge(f"The upload has {size} bytes; a file may have {limit}.")

@@ -58,6 +58,13 @@ class InvalidAttachment(ConversationError):
     code = "invalid_attachment"
 
 
+class TooLarge(ConversationError):
+    """The request is larger than the server accepts."""
+
+    code = "too_large"
+    status = 413
+
+
 class InvalidParent(ConversationError):
     """The parent message is not in this conversation."""
 

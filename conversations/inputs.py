@@ -1,8 +1,82 @@
-"""Request shapes shared by the REST API and the websocket: the same fields, defaults and
-error bodies whichever way a message arrives."""
+"""Request shapes shared by the REST API and the websocket: the same JSON limits, fields,
+defaults and error bodies whichever way a message arrives."""
 
+import json
+import math
+
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
+
+# Far deeper than any content, context or tool schema; deeper JSON would exhaust Python's
+# recursion limit in the code that copies, checks and stores it.
+MAX_JSON_DEPTH = 100
+# Numbers the database and the channel layer (msgpack) can carry: 64-bit integers and
+# finite floats.
+INT_RANGE = range(-(2**63), 2**64)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"Number {text} is out of range")
+    return value
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if value not in INT_RANGE:
+        raise ValueError(f"Number {text[:30]} is out of range")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(value) -> int:
+    """How deeply lists and objects nest in `value`, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in value)
+    return deepest
+
+
+def parse_json(text: str | bytes):
+    """A request body or a websocket frame as Python data; ValueError when it is not JSON
+    or holds what cannot be stored (deep nesting, NaN and Infinity, numbers out of range)."""
+    too_deep = f"JSON may nest at most {MAX_JSON_DEPTH} levels deep"
+    try:
+        data = json.loads(
+            text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_int64
+        )
+    except RecursionError:
+        raise ValueError(too_deep) from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise ValueError(too_deep)
+    return data
+
+
+class TextField(serializers.CharField):
+    """A CharField that lets U+0000 and lone surrogates through: text a person writes is
+    kept, and services store those code points as U+FFFD (`serialization.storable`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(
+                validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator
+            )
+        ]
 
 
 @extend_schema_field(

@@ -199,6 +199,8 @@ class Share(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shares"
     )
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="shares")
+    # The conversation's title when shared: part of the snapshot, like the messages.
+    title = models.CharField(max_length=200, blank=True)
     selected = models.JSONField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -1,5 +1,6 @@
 """Read queries shared by the API, the UI and the consumers."""
 
+import re
 import uuid
 from collections import defaultdict
 
@@ -18,7 +19,11 @@ from .serialization import (
     feedback_to_dict,
     iso,
     message_to_dict,
+    storable,
 )
+
+# What `secrets.token_urlsafe` makes, up to the column's length.
+SHARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def conversation_list_for_user(
@@ -29,7 +34,7 @@ def conversation_list_for_user(
     conversations = Conversation.objects.filter(owner=user)
     if archived is not None:
         conversations = conversations.filter(archived=archived)
-    query = query.strip()
+    query = storable(query).strip()
     if query:
         items = ContentItem.objects.filter(message__conversation__owner=user)
         if connection.vendor == "postgresql":
@@ -204,11 +209,19 @@ def attachment_get_for_user(*, user, id) -> Attachment:
         raise Http404("No such attachment.") from None
 
 
+def _is_share_token(token) -> bool:
+    """Whether `token` could be one `share_create` made (URL-safe base64): anything else,
+    such as text with U+0000 that PostgreSQL cannot even compare, names no share."""
+    return SHARE_TOKEN.fullmatch(str(token)) is not None
+
+
 def share_get_for_user(*, user, token: str) -> Share:
     """One of the user's shares by token; anyone else's is a 404."""
     try:
+        if not _is_share_token(token):
+            raise Share.DoesNotExist
         return Share.objects.select_related("conversation").get(
-            token=str(token), conversation__owner=user
+            token=token, conversation__owner=user
         )
     except Share.DoesNotExist:
         raise Http404("No such share.") from None
@@ -226,6 +239,8 @@ def share_get_public(*, token: str) -> Share:
         .filter(token=str(token), revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .first()
+        if _is_share_token(token)
+        else None
     )
     if share is None:
         raise Http404("This link does not exist, was revoked or has expired.")
@@ -241,11 +256,30 @@ def share_messages(*, share: Share) -> list[Message]:
     return messages
 
 
+def share_attachment_get(*, share: Share, id) -> Attachment:
+    """An upload of the conversation's owner that the shared messages show (by `file_id`);
+    any other id is a 404, so a link opens nothing beyond its snapshot."""
+    shown = {
+        str(item.data["file_id"]).lower()
+        for message in share_messages(share=share)
+        for item in message.content.all()
+        if item.data.get("file_id")
+    }
+    try:
+        attachment_id = uuid.UUID(str(id))
+        if str(attachment_id) not in shown:
+            raise Attachment.DoesNotExist
+        return Attachment.objects.get(id=attachment_id, owner_id=share.conversation.owner_id)
+    except (ValueError, Attachment.DoesNotExist):
+        raise Http404("No such file in this shared conversation.") from None
+
+
 def share_to_dict(share: Share) -> dict:
     return {
         "token": share.token,
         "conversation_id": str(share.conversation_id),
         "message_id": str(share.message_id),
+        "title": share.title,
         "selected": share.selected,
         "expires_at": iso(share.expires_at),
         "revoked_at": iso(share.revoked_at),
@@ -256,11 +290,12 @@ def share_to_dict(share: Share) -> dict:
 
 
 def share_public_dict(*, share: Share) -> dict:
-    """What anyone with the link sees: the title and the messages, no owner data."""
+    """What anyone with the link sees: the title and the messages as they were shared,
+    no owner data."""
     public_keys = ("id", "role", "status", "model", "content", "references", "created_at")
     messages = [message_to_dict(m, rendered=True) for m in share_messages(share=share)]
     return {
-        "title": share.conversation.title,
+        "title": share.title,
         "shared_at": iso(share.created_at),
         "messages": [{key: message[key] for key in public_keys} for message in messages],
     }

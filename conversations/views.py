@@ -5,7 +5,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from . import selectors, services
+from . import selectors
+from .asgi_files import attachment_response
+from .visitors import private, visited
 
 
 @login_required
@@ -38,10 +40,17 @@ def shared(request, token):
     try:
         share = selectors.share_get_public(token=token)
     except Http404:
-        return render(request, "conversations/shared_missing.html", status=404)
-    services.share_record_view(share=share)
-    return render(
+        return private(render(request, "conversations/shared_missing.html", status=404))
+    page = render(
         request,
         "conversations/shared.html",
-        {"shared": selectors.share_public_dict(share=share)},
+        {"shared": selectors.share_public_dict(share=share), "token": share.token},
     )
+    return visited(request, share, page)
+
+
+def shared_file(request, token, attachment_id):
+    """An upload the shared messages show (their images), for anyone with the link."""
+    share = selectors.share_get_public(token=token)
+    attachment = selectors.share_attachment_get(share=share, id=attachment_id)
+    return private(attachment_response(attachment, request))

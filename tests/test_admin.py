@@ -94,6 +94,15 @@ def test_every_admin_changelist_renders(staff_client, conversation):
         assert response.status_code == 200, model
 
 
+def export_feedback_csv(staff_client) -> list[list[str]]:
+    response = staff_client.post(
+        reverse("admin:conversations_feedback_changelist"),
+        {"action": "export_csv", "_selected_action": Feedback.objects.values_list("id", flat=True)},
+    )
+    assert response["Content-Type"] == "text/csv"
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
 def test_feedback_csv_export(staff_client, conversation, alice):
     answer = conversation.current_leaf
     Feedback.objects.create(
@@ -104,12 +113,7 @@ def test_feedback_csv_export(staff_client, conversation, alice):
         reasons=["inaccurate", "tone"],
         model="m-1",
     )
-    response = staff_client.post(
-        reverse("admin:conversations_feedback_changelist"),
-        {"action": "export_csv", "_selected_action": Feedback.objects.values_list("id", flat=True)},
-    )
-    assert response["Content-Type"] == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = export_feedback_csv(staff_client)
     assert rows[0][:4] == ["message_id", "conversation_id", "user", "rating"]
     assert rows[1][2:8] == [
         "alice",
@@ -119,6 +123,20 @@ def test_feedback_csv_export(staff_client, conversation, alice):
         "m-1",
         "A monoid in the category",
     ]
+
+
+def test_feedback_csv_export_keeps_formulas_as_text(staff_client, conversation, alice):
+    Feedback.objects.create(
+        message=conversation.current_leaf,
+        user=alice,
+        rating="bad",
+        comment='=HYPERLINK("https://evil.example","click")',
+        reasons=["\ttab", "-2"],
+        model="@m",
+    )
+    row = export_feedback_csv(staff_client)[1]
+    assert row[4:7] == ["'\ttab; -2", '\'=HYPERLINK("https://evil.example","click")', "'@m"]
+    assert row[2:4] == ["alice", "bad"]
 
 
 def test_share_revoke_action(staff_client, conversation, alice):

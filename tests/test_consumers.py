@@ -3,6 +3,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
+from conversations import generation
 from conversations.events import send_event
 from conversations.models import Message
 from tests.factories import make_conversation
@@ -131,3 +132,42 @@ async def test_a_frame_on_a_socket_whose_session_ended_is_refused(conversation, 
     await tab.send_json_to({"type": "message.create", "content": "Still there?"})
     await assert_logged_out(tab)
     assert not await Message.objects.filter(conversation=conversation).aexists()
+
+
+@pytest.fixture
+async def running_replies():
+    yield
+    await generation.replies.shutdown()
+
+
+def create_frame(content: str) -> str:
+    return '{"type": "message.create", "content": ' + content + "}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (create_frame("[" * 100_000 + "]" * 100_000), "invalid_json"),
+        (create_frame('[{"type": "input_text", "text": "x", "n": NaN}]'), "invalid_json"),
+        (create_frame(f'[{{"type": "input_text", "text": "x", "n": {10**30}}}]'), "invalid_json"),
+        (create_frame('[{"type": "input_text", "text": "x", "file_id": [1]}]'), "invalid_content"),
+        (create_frame('[{"type": "input_text", "text": "x", "file_id": 5}]'), "invalid_content"),
+        (
+            create_frame('"x", "references": [{"content": "x", "type": "%s"}]' % ("t" * 40)),
+            "invalid_content",
+        ),
+    ],
+    ids=["deep nesting", "nan", "huge int", "file_id list", "file_id number", "reference type"],
+)
+async def test_a_malformed_frame_gets_an_error_and_the_socket_still_replies(
+    conversation, alice, running_replies, raw, code
+):
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_to(text_data=raw)
+    error = await tab.receive_json_from()
+    assert (error["type"], error["code"]) == ("error", code), error
+    await tab.send_json_to({"type": "message.create", "content": "Still there?"})
+    while (frame := await tab.receive_json_from(timeout=10))["type"] != "message.completed":
+        assert frame["type"] != "error", frame
+    assert "Still there?" in frame["message"]["content"][-1]["text"]
+    await tab.disconnect()

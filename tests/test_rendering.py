@@ -55,6 +55,10 @@ def test_dollar_amounts_stay_text():
         '<a href="https://x" onclick="alert(1)">x</a>',
         "<iframe src=https://evil></iframe>",
         "$\\href{javascript:alert(1)}{x}$",
+        "[click](data:text/html,<b>x</b>)",
+        "[click](data:image/png;base64,iVBORw0KGgo=)",
+        "<data:image/png;base64,iVBORw0KGgo=>",
+        "[click][ref]\n\n[ref]: DATA:image/gif;base64,R0lGOD==",
     ],
 )
 def test_untrusted_html_never_survives(payload):
@@ -62,7 +66,7 @@ def test_untrusted_html_never_survives(payload):
     assert not {tag for tag, _ in elements} & {"script", "img", "iframe"}
     for _, attrs in elements:
         assert not [name for name in attrs if name.startswith("on")]
-        assert not attrs.get("href", "").startswith("javascript")
+        assert not attrs.get("href", "").lower().startswith(("javascript", "data"))
 
 
 def test_markdown_images_become_links_so_urls_are_not_fetched():

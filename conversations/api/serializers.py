@@ -2,9 +2,11 @@
 and response shapes (documented here; the data itself comes from `selectors` so the API,
 the websocket and the model see the same message dicts)."""
 
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..inputs import TextField
 from ..models import Conversation, Message
 
 
@@ -31,10 +33,8 @@ class ReferenceSerializer(serializers.Serializer):
 
 class FeedbackSerializer(serializers.Serializer):
     rating = serializers.ChoiceField(choices=["good", "bad"])
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
-    reasons = serializers.ListField(
-        child=serializers.CharField(), required=False, default=list, max_length=20
-    )
+    comment = TextField(required=False, allow_blank=True, default="")
+    reasons = serializers.ListField(child=TextField(), required=False, default=list, max_length=20)
     updated_at = serializers.DateTimeField(read_only=True)
 
 
@@ -64,6 +64,11 @@ class MessageListSerializer(serializers.Serializer):
 
 
 class ConversationSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: TextField,
+        models.TextField: TextField,
+    }
     current_leaf_id = serializers.UUIDField(read_only=True, allow_null=True)
     tools = serializers.ListField(child=serializers.DictField(), required=False)
     context = serializers.DictField(
@@ -118,6 +123,7 @@ class ShareSerializer(serializers.Serializer):
     token = serializers.CharField()
     conversation_id = serializers.UUIDField()
     message_id = serializers.UUIDField()
+    title = serializers.CharField(help_text="The conversation's title when shared")
     selected = serializers.ListField(child=serializers.UUIDField(), allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)

@@ -3,11 +3,12 @@ return selector dicts; replies start through `generation.reply_start`. Access go
 `selectors.*_get_for_user`, so anyone else's object is a 404."""
 
 from asgiref.sync import async_to_sync
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -16,11 +17,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import generation, selectors, services
-from ..asgi_files import stream_over_asgi
+from ..asgi_files import attachment_response
+from ..content import UPLOAD_ENVELOPE_BYTES, check_upload_size
 from ..db import release_connection
 from ..inputs import ContinueSerializer, EditSerializer
 from ..llm.input import conversation_export_openai
 from ..throttling import GenerationThrottle
+from ..visitors import visited
 from . import serializers as s
 from . import streaming
 
@@ -386,14 +389,14 @@ class ShareDetailView(APIView):
 class SharedView(APIView):
     """Public and read-only: the shared messages, without owner data."""
 
-    authentication_classes = []
+    # The session only tells the owner's visits apart; a bad token header is no error here.
+    authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
 
     @extend_schema(responses=s.SharedSerializer, auth=[])
     def get(self, request, token):
         share = selectors.share_get_public(token=token)
-        services.share_record_view(share=share)
-        return Response(selectors.share_public_dict(share=share))
+        return visited(request, share, Response(selectors.share_public_dict(share=share)))
 
 
 @extend_schema(tags=["attachments"])
@@ -405,15 +408,18 @@ class AttachmentUploadView(APIView):
 
     @extend_schema(request=s.AttachmentUploadSerializer, responses={201: s.AttachmentSerializer})
     def post(self, request):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0  # the parser answers for a malformed header
+        # Refused on the size it declares, before the body is parsed into a file.
+        check_upload_size(declared, envelope=UPLOAD_ENVELOPE_BYTES)
         serializer = s.AttachmentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attachment = services.attachment_create(
             owner=request.user, file=serializer.validated_data["file"]
         )
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
-
-
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 @extend_schema(tags=["attachments"])
@@ -423,14 +429,7 @@ class AttachmentDetailView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, pk):
         attachment = selectors.attachment_get_for_user(user=request.user, id=pk)
-        response = FileResponse(
-            attachment.file.open("rb"),
-            content_type=attachment.content_type,
-            filename=attachment.name,
-            # Uploads are shown, never run: only raster images open in the page.
-            as_attachment=attachment.content_type not in INLINE_TYPES,
-        )
-        return stream_over_asgi(response, request._request)
+        return attachment_response(attachment, request._request)
 
 
 @extend_schema(exclude=True)

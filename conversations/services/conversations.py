@@ -8,6 +8,7 @@ from django.utils import timezone
 from .. import selectors
 from ..errors import InvalidParent
 from ..models import Conversation, Message
+from ..serialization import storable
 from .messages import announce_conversation, create_message, lock_conversation
 
 
@@ -25,11 +26,11 @@ def conversation_create(
     (stored as a completed assistant message, the model is not called)."""
     conversation = Conversation.objects.create(
         owner=owner,
-        title=title,
-        system_prompt=system_prompt,
-        model=model,
-        tools=tools or [],
-        context=context or {},
+        title=storable(title),
+        system_prompt=storable(system_prompt),
+        model=storable(model),
+        tools=storable(tools or []),
+        context=storable(context or {}),
     )
     if settings.CHAT_WELCOME_MESSAGE:
         welcome = create_message(
@@ -65,13 +66,13 @@ def conversation_update(
         ("archived", archived),
     ):
         if value is not None:
-            setattr(conversation, name, value)
+            setattr(conversation, name, storable(value))
             fields.append(name)
     with transaction.atomic():
         if context is not None:
             # The merge reads the stored context under the lock, not a stale copy.
             locked = lock_conversation(conversation.id)
-            merged = {**locked.context, **context}
+            merged = {**locked.context, **storable(context)}
             conversation.context = {
                 key: value for key, value in merged.items() if value is not None
             }

@@ -4,13 +4,14 @@ import secrets
 import uuid
 from datetime import datetime
 
-from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
 from .. import selectors
-from ..errors import InvalidAttachment, InvalidFeedback, InvalidShare
+from ..content import check_upload_size
+from ..errors import InvalidFeedback, InvalidShare
 from ..models import Attachment, Conversation, Feedback, Message, Share
+from ..serialization import storable
 
 # Feedback
 
@@ -31,7 +32,12 @@ def feedback_set(
     feedback, _ = Feedback.objects.update_or_create(
         message=message,
         user=user,
-        defaults={"rating": rating, "comment": comment, "reasons": reasons, "model": message.model},
+        defaults={
+            "rating": rating,
+            "comment": storable(comment),
+            "reasons": storable(reasons),
+            "model": message.model,
+        },
     )
     return feedback
 
@@ -85,6 +91,7 @@ def share_create(
         conversation=conversation,
         created_by=user,
         message=message,
+        title=conversation.title,
         selected=selected,
         expires_at=expires_at,
     )
@@ -113,9 +120,7 @@ def share_record_view(*, share: Share) -> None:
 
 def attachment_create(*, owner, file) -> Attachment:
     """Store an uploaded image or file; messages refer to it by id (`file_id`)."""
-    limit = settings.CHAT_MAX_ATTACHMENT_BYTES
-    if file.size > limit:
-        raise InvalidAttachment(f"The file has {file.size} bytes; the limit is {limit}.")
+    check_upload_size(file.size)
     name = (file.name or "upload").rsplit("/", 1)[-1][:255]
     content_type = getattr(file, "content_type", None) or "application/octet-stream"
     return Attachment.objects.create(

@@ -1,6 +1,7 @@
 """Import: a conversation read back from its export (`selectors.conversation_export`)."""
 
 import uuid
+from datetime import UTC
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +15,7 @@ from ..serialization import (
     EXPORT_VERSION,
     content_item_from_dict,
     reference_from_dict,
+    storable,
 )
 from .messages import UNFINISHED
 
@@ -24,7 +26,21 @@ def _import_time(value, where: str):
     parsed = parse_datetime(value) if isinstance(value, str) else None
     if parsed is None:
         raise InvalidImport(f"{where} must be an ISO 8601 date-time.")
-    return parsed
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    try:
+        # Stored and read back in UTC: a time whose UTC falls outside years 1 to 9999
+        # could be stored but never read again.
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidImport(f"{where} is out of range.") from None
+
+
+def _import_text(value, model, field: str, where: str) -> None:
+    """Refuse a type or URL that does not fit its column: cutting it would change it."""
+    limit = model._meta.get_field(field).max_length
+    if value is not None and (not isinstance(value, str) or len(value) > limit):
+        raise InvalidImport(f"{where} must be text of at most {limit} characters.")
 
 
 def _import_check(data) -> tuple[dict, list[dict]]:
@@ -35,6 +51,12 @@ def _import_check(data) -> tuple[dict, list[dict]]:
     meta, messages = data.get("conversation"), data.get("messages")
     if not isinstance(meta, dict) or not isinstance(messages, list):
         raise InvalidImport('An export needs a "conversation" object and a "messages" list.')
+    tools, context = meta.get("tools") or [], meta.get("context") or {}
+    # The API shows tools as a list of objects: anything else would break every listing.
+    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
+        raise InvalidImport("conversation.tools must be a list of objects.")
+    if not isinstance(context, dict):
+        raise InvalidImport("conversation.context must be an object.")
     if len(messages) > settings.CHAT_IMPORT_MAX_MESSAGES:
         raise InvalidImport(f"At most {settings.CHAT_IMPORT_MAX_MESSAGES} messages per import.")
     ids = set()
@@ -44,7 +66,8 @@ def _import_check(data) -> tuple[dict, list[dict]]:
             raise InvalidImport(f"{where} needs an id.")
         if message["id"] in ids:
             raise InvalidImport(f"{where}.id repeats an earlier message's id.")
-        if message.get("parent_id") is not None and message["parent_id"] not in ids:
+        parent_id = message.get("parent_id")
+        if parent_id is not None and (not isinstance(parent_id, str) or parent_id not in ids):
             raise InvalidImport(f"{where}.parent_id must name an earlier message.")
         if message.get("role") not in Message.Role.values:
             raise InvalidImport(f"{where}.role must be one of {', '.join(Message.Role.values)}.")
@@ -55,8 +78,15 @@ def _import_check(data) -> tuple[dict, list[dict]]:
             isinstance(item, dict) and isinstance(item.get("type"), str) for item in items
         ):
             raise InvalidImport(f'{where}.content must be a list of items with a "type".')
-        if not isinstance(message.get("references", []), list):
+        for index, item in enumerate(items):
+            _import_text(item["type"], ContentItem, "type", f"{where}.content[{index}].type")
+        references = message.get("references", [])
+        if not isinstance(references, list):
             raise InvalidImport(f"{where}.references must be a list.")
+        for index, reference in enumerate(references):
+            for key in ("type", "url") if isinstance(reference, dict) else ():
+                place = f"{where}.references[{index}].{key}"
+                _import_text(reference.get(key), Reference, key, place)
         ids.add(message["id"])
     return meta, messages
 
@@ -66,15 +96,16 @@ def conversation_import(*, owner, data) -> Conversation:
     """A new conversation from `selectors.conversation_export` output (new ids, same tree,
     content, references and the owner's feedback). Replies that were still waiting or
     running are imported as `incomplete`."""
-    meta, messages = _import_check(data)
+    # Text is kept as it is stored everywhere: U+0000 and lone surrogates as U+FFFD.
+    meta, messages = _import_check(storable(data))
     try:
         conversation = Conversation.objects.create(
             owner=owner,
             title=str(meta.get("title") or "")[:200],
             system_prompt=str(meta.get("system_prompt") or ""),
             model=str(meta.get("model") or "")[:200],
-            tools=meta.get("tools") if isinstance(meta.get("tools"), list) else [],
-            context=meta.get("context") if isinstance(meta.get("context"), dict) else {},
+            tools=meta.get("tools") or [],
+            context=meta.get("context") or {},
             archived=bool(meta.get("archived", False)),
             created_at=_import_time(meta.get("created_at"), "conversation.created_at")
             or timezone.now(),
@@ -108,8 +139,11 @@ def conversation_import(*, owner, data) -> Conversation:
                 content_item_from_dict(item, message=message, index=i)
                 for i, item in enumerate(data_message.get("content", []))
             ]
+            # Names are cut to their column like titles: they are only shown.
             references += [
-                reference_from_dict(ref, message=message, index=i)
+                reference_from_dict(
+                    {**ref, "name": str(ref.get("name") or "")[:200]}, message=message, index=i
+                )
                 for i, ref in enumerate(data_message.get("references", []))
                 if isinstance(ref, dict)
             ]
@@ -131,7 +165,8 @@ def conversation_import(*, owner, data) -> Conversation:
         Feedback.objects.bulk_create(feedback)
     except (TypeError, ValueError, AttributeError) as exc:
         raise InvalidImport(f"The export could not be read: {exc}") from None
-    leaf = new_ids.get(meta.get("current_leaf_id"))
+    leaf_id = meta.get("current_leaf_id")
+    leaf = new_ids.get(leaf_id) if isinstance(leaf_id, str) else None
     if leaf is None and rows:
         leaf = rows[-1].id
     conversation.current_leaf_id = leaf

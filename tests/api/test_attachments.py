@@ -1,6 +1,7 @@
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from conversations.models import Message
+from conversations.content import UPLOAD_ENVELOPE_BYTES
+from conversations.models import Attachment, Message
 from tests.factories import make_conversation, make_message
 
 
@@ -46,12 +47,25 @@ def test_upload_then_send_it_with_a_message(api, alice, bob, bob_api):
     assert not Message.objects.filter(conversation=bobs).exists()
 
 
-def test_too_large_an_upload_is_400(api, settings):
+def test_too_large_an_upload_is_413(api, settings):
     settings.CHAT_MAX_ATTACHMENT_BYTES = 4
     response = upload(api)
-    assert response.status_code == 400
-    assert response.json()["code"] == "invalid_attachment"
-    assert response.json()["detail"].startswith("The file has 9 bytes")
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert response.json()["detail"] == "The upload has 9 bytes; a file may have 4."
+    assert not Attachment.objects.exists()
+
+
+def test_an_upload_is_refused_on_its_content_length_before_it_is_parsed(api, settings):
+    settings.CHAT_MAX_ATTACHMENT_BYTES = 1000
+    # Not even multipart: only the declared size is looked at.
+    body = b"x" * (1000 + UPLOAD_ENVELOPE_BYTES + 1)
+    response = api.generic(
+        "POST", "/api/attachments/", body, content_type="multipart/form-data; boundary=zz"
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert not Attachment.objects.exists()
 
 
 def test_only_the_owner_downloads_an_upload_and_only_images_open_inline(api, bob_api):

@@ -37,6 +37,7 @@ def url(conversation):
         ({"content": [{"type": "hologram", "text": "x"}]}, "invalid_content"),
         ({"content": [{"type": "input_text"}]}, "invalid_content"),
         ({"content": [{"type": "input_text", "text": 5}]}, "invalid_content"),
+        ({"content": [{"type": "input_text", "text": "x", "file_id": 5}]}, "invalid_content"),
         ({"content": [{"type": "input_image"}]}, "invalid_content"),
         (
             {"content": [{"type": "input_image", "image_url": "file:///etc/passwd"}]},
@@ -46,6 +47,7 @@ def url(conversation):
         ({"content": "x", "references": [{"content": "r"}] * 3}, "too_many_references"),
         ({"content": "x", "references": [{"name": "no content"}]}, "invalid_content"),
         ({"content": "x", "references": ["text"]}, "invalid_content"),
+        ({"content": "x", "references": [{"content": "r", "type": "t" * 33}]}, "invalid_content"),
         (
             {"content": "x", "attachments": ["00000000-0000-0000-0000-000000000001"] * 3},
             "too_many_attachments",
@@ -70,10 +72,26 @@ def test_bad_input_is_400_with_a_code_and_stores_nothing(api, conversation, sett
     assert not Message.objects.exists()
 
 
-def test_malformed_json_is_400(api, conversation):
-    response = api.post(url(conversation), "{oops", content_type="application/json")
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{oops",
+        f'{{"content": {DEEP}}}',
+        f'{{"content": "x", "references": [{"[" * 200 + "]" * 200}]}}',
+        '{"content": [{"type": "input_text", "text": "x", "n": NaN}]}',
+        '{"content": [{"type": "input_text", "text": "x", "n": 1e400}]}',
+        f'{{"content": [{{"type": "input_text", "text": "x", "n": {10**30}}}]}}',
+    ],
+    ids=["broken", "deep", "deep inside", "nan", "infinite", "huge int"],
+)
+def test_malformed_json_is_400_and_stores_nothing(api, conversation, body):
+    response = api.post(url(conversation), body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "malformed_json"
+    assert not Message.objects.exists()
 
 
 def test_a_parent_from_another_conversation_is_400(api, conversation, alice):

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.db import connection
 
@@ -103,6 +105,43 @@ def test_bad_fields_answer_400_with_a_code_and_a_message(api):
     body = response.json()
     assert body["code"] == "invalid"
     assert body["detail"].startswith("title:")
+
+
+ODD = "a\x00b\udc00c"  # U+0000 and a lone surrogate, as JSON's \u escapes can carry them
+KEPT = "a\ufffdb\ufffdc"
+
+
+def test_nul_and_lone_surrogates_in_fields_are_stored_as_replacement_characters(api):
+    fields = {"title": ODD, "system_prompt": ODD, "model": ODD}
+    created = api.post(
+        "/api/conversations/",
+        json.dumps({**fields, "tools": [{"name": ODD}], "context": {ODD: ODD}}),
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.json()
+    url = f"/api/conversations/{created.json()['id']}/"
+    patched = api.patch(
+        url, json.dumps({**fields, "context": {"more": [ODD]}}), content_type="application/json"
+    )
+    assert patched.status_code == 200, patched.json()
+    body = api.get(url).json()
+    assert [body[name] for name in fields] == [KEPT, KEPT, KEPT]
+    assert body["tools"] == [{"name": KEPT}]
+    assert body["context"] == {KEPT: KEPT, "more": [KEPT]}
+    assert api.get("/api/conversations/", {"q": "\x00"}).status_code == 200
+
+
+def test_context_json_that_cannot_be_stored_is_400_and_keeps_the_old_one(api, alice):
+    conversation = make_conversation(alice, context={"kept": 1})
+    for value in ("[" * 900 + "]" * 900, "1e400"):
+        response = api.patch(
+            f"/api/conversations/{conversation.id}/",
+            f'{{"context": {{"new": {value}}}}}',
+            content_type="application/json",
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "malformed_json"
+    assert api.get(f"/api/conversations/{conversation.id}/").json()["context"] == {"kept": 1}
 
 
 def grow(conversation, turns):

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from conversations.models import Feedback, Message
@@ -66,12 +68,29 @@ def test_feedback_is_set_replaced_and_cleared(api, tree, alice):
 
 
 @pytest.mark.parametrize(
-    "body", [{"rating": "meh"}, {}, {"rating": "good", "reasons": "not a list"}]
+    "body",
+    [
+        {"rating": "meh"},
+        {},
+        {"rating": "good", "reasons": "not a list"},
+        # The error message quotes it, and it has no UTF-8 form.
+        {"rating": "lone \udc00 surrogate"},
+    ],
 )
 def test_bad_feedback_is_400(api, tree, body):
-    response = api.put(f"/api/messages/{tree['a'].id}/feedback/", body, format="json")
+    url = f"/api/messages/{tree['a'].id}/feedback/"
+    response = api.put(url, json.dumps(body), content_type="application/json")
     assert response.status_code == 400
     assert response.json()["detail"]
+
+
+def test_feedback_text_with_nul_and_lone_surrogates_is_stored(api, tree):
+    url = f"/api/messages/{tree['a'].id}/feedback/"
+    body = {"rating": "bad", "comment": "nul\x00", "reasons": ["half \ud800"]}
+    response = api.put(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.json()
+    feedback = api.get(f"/api/messages/{tree['a'].id}/").json()["feedback"]
+    assert (feedback["comment"], feedback["reasons"]) == ("nul\ufffd", ["half \ufffd"])
 
 
 def test_feedback_on_a_user_message_is_400(api, tree):

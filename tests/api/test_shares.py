@@ -2,8 +2,10 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from conversations.models import Share
+from conversations.models import ContentItem, Share
+from tests.api.test_attachments import upload
 from tests.factories import make_conversation, make_message
 
 
@@ -39,8 +41,6 @@ def test_share_the_branch_up_to_a_message_and_view_it_anonymously(api, anon, con
     text = public.content.decode()
     assert "alice" not in text and "private prompt" not in text
     assert "feedback" not in body["messages"][0]
-    anon.get(f"/api/shared/{share['token']}/")
-    assert api.get(f"/api/shares/{share['token']}/").json()["view_count"] == 2
 
 
 def test_share_a_selection(api, anon, conversation):
@@ -78,3 +78,97 @@ def test_bad_share_requests_are_400(api, conversation, alice):
     empty = make_conversation(alice)
     response = api.post(f"/api/conversations/{empty.id}/shares/", {}, format="json")
     assert response.json()["code"] == "invalid_share"
+
+
+def test_a_token_with_nul_or_junk_is_404(api, anon, conversation):
+    for token in ("%00", "a%00b", "%C3%A9", "x" * 65):
+        assert anon.get(f"/api/shared/{token}/").status_code == 404
+        assert anon.get(f"/s/{token}/").status_code == 404
+        assert api.get(f"/api/shares/{token}/").json()["code"] == "not_found"
+
+
+def test_renaming_the_conversation_after_sharing_does_not_change_the_link(api, anon, conversation):
+    share = api.post(f"/api/conversations/{conversation.id}/shares/", {}, format="json").json()
+    assert share["title"] == "Trip"
+    api.patch(f"/api/conversations/{conversation.id}/", {"title": "Secret plans"}, format="json")
+    assert anon.get(f"/api/shared/{share['token']}/").json()["title"] == "Trip"
+    page = anon.get(f"/s/{share['token']}/").content.decode()
+    assert "<h1>Trip</h1>" in page
+    assert "Secret plans" not in page
+
+
+@pytest.fixture
+def token(api, conversation):
+    return api.post(f"/api/conversations/{conversation.id}/shares/", {}, format="json").json()[
+        "token"
+    ]
+
+
+@pytest.mark.parametrize("page", ["/s/{}/", "/api/shared/{}/"])
+def test_share_pages_are_neither_cached_nor_indexed(anon, token, page):
+    response = anon.get(page.format(token))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert response["X-Robots-Tag"] == "noindex"
+
+
+def test_the_share_page_asks_robots_not_to_index_it(anon, token):
+    assert '<meta name="robots" content="noindex">' in anon.get(f"/s/{token}/").content.decode()
+
+
+@pytest.mark.parametrize("page", ["/s/{}/", "/api/shared/{}/"])
+def test_a_share_counts_each_visitor_once_and_not_the_owner_or_head(api, anon, token, page):
+    url = page.format(token)
+
+    def views():
+        return api.get(f"/api/shares/{token}/").json()["view_count"]
+
+    assert anon.head(url).status_code == 200
+    assert api.get(url).status_code == 200  # the owner
+    assert views() == 0
+    anon.get(url)
+    anon.get(url)
+    assert views() == 1
+    APIClient().get(url)  # someone else
+    assert views() == 2
+
+
+def show_image(message, attachment_id):
+    ContentItem.objects.create(
+        message=message, index=1, type="input_image", data={"file_id": attachment_id}
+    )
+
+
+def test_images_of_the_shared_messages_are_shown_to_the_links_visitors(
+    api, anon, bob_api, conversation
+):
+    image = upload(api)
+    image_id = image.json()["id"]
+    unshared = upload(api, "other.png").json()["id"]
+    theirs = upload(bob_api, "bob.png").json()["id"]
+    question = conversation.messages.get(content__text="where to?")
+    later = conversation.messages.get(content__text="when?")
+    show_image(question, image_id)
+    show_image(later, unshared)
+    answer = conversation.messages.get(content__text="the sea")
+    show_image(answer, theirs)  # as an import could name it
+    token = api.post(
+        f"/api/conversations/{conversation.id}/shares/",
+        {"message_id": str(answer.id)},
+        format="json",
+    ).json()["token"]
+
+    file_url = f"/s/{token}/files/{image_id}/"
+    assert (
+        f'<img class="attachment-thumb" src="{file_url}"'
+        in anon.get(f"/s/{token}/").content.decode()
+    )
+    response = anon.get(file_url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"\x89PNG fake"
+    assert response["Content-Type"] == "image/png"
+    assert "no-store" in response["Cache-Control"]
+    for other in (unshared, theirs, "not-an-id"):
+        assert anon.get(f"/s/{token}/files/{other}/").status_code == 404
+    api.delete(f"/api/shares/{token}/")
+    assert anon.get(file_url).status_code == 404

@@ -1,5 +1,6 @@
 """The chat UI in Debian's Chromium against the live ASGI app (demo model, real database)."""
 
+import base64
 import re
 from datetime import timedelta
 
@@ -7,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conversations import services
-from conversations.models import Conversation, Feedback, Message, Share
+from conversations.models import ContentItem, Conversation, Feedback, Message, Share
 from tests.browser.conftest import record_csp_violations
 from tests.factories import make_conversation, make_message
 
@@ -185,6 +186,27 @@ def test_xss_in_model_output_and_title_does_not_run(login, alice):
     expect(page.locator("#conversation-list")).to_contain_text("<img src=x")
     expect(page.locator("article.user")).to_contain_text("<script>")
     assert page.locator(".message-body img, .message-body script").count() == 0
+
+
+def test_data_urls_are_never_links(login, alice, server_url):
+    conversation = make_conversation(alice, title="Data URLs")
+    question = make_message(conversation, text="look")
+    png = "data:image/png;base64," + base64.b64encode(tiny_png()).decode()
+    ContentItem.objects.create(
+        message=question, index=1, type="input_image", data={"image_url": png}
+    )
+    answer = make_message(
+        conversation, question, role="assistant", text="[open me](data:text/html,<b>hi</b>)"
+    )
+    citation = {"type": "url_citation", "url": "data:text/html,<b>hi</b>", "title": "cite"}
+    answer.content.update(data={"annotations": [citation]})
+    conversation.current_leaf = answer
+    conversation.save()
+    page = login(alice, "alice-password")
+    page.goto(f"{server_url}/c/{conversation.id}/")
+    expect(page.locator(".citations")).to_contain_text("cite")
+    expect(page.locator("article.user img.attachment-thumb")).to_have_attribute("src", png)
+    assert page.locator('a[href^="data:"]').count() == 0
 
 
 def test_screenshots_light_and_dark(login, alice, tmp_path):

@@ -112,9 +112,10 @@ function renderItem(item, message) {
     case "refusal":
       return el("p", { class: "refusal" }, item.refusal || "");
     case "input_image": {
-      const src = item.file_id ? attachmentUrl(item.file_id) : safeUrl(item.image_url);
-      return el("a", { href: src, target: "_blank", rel: "noopener" },
-        el("img", { class: "attachment-thumb", src, alt: "attached image" }));
+      const src = item.file_id ? attachmentUrl(item.file_id) : safeUrl(item.image_url, ["data:"]);
+      const href = item.file_id ? src : safeUrl(item.image_url);
+      const image = el("img", { class: "attachment-thumb", src, alt: "attached image" });
+      return href === "#" ? image : el("a", { href, target: "_blank", rel: "noopener" }, image);
     }
     case "input_file":
       return el("a", { class: "chip", href: item.file_id ? attachmentUrl(item.file_id) : "#" }, item.filename || "file");
@@ -127,10 +128,12 @@ function attachmentUrl(id) {
   return `/api/attachments/${encodeURIComponent(id)}/`;
 }
 
-function safeUrl(url) {
+// http(s) only, unless `alsoProtocols` says more: a data: URL may be an image's src but
+// never a link's href (opened, it is a page of its own that anyone could have written).
+function safeUrl(url, alsoProtocols = []) {
   try {
     const parsed = new URL(url, location.href);
-    return ["http:", "https:", "data:"].includes(parsed.protocol) ? parsed.href : "#";
+    return ["http:", "https:", ...alsoProtocols].includes(parsed.protocol) ? parsed.href : "#";
   } catch {
     return "#";
   }
