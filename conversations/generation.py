@@ -22,6 +22,7 @@ from datetime import timedelta
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
 
 from . import events, services
 from .db import run_step
@@ -106,10 +107,6 @@ def storable_event(event):
     return dataclasses.replace(event, **changes)
 
 
-class ReplyCancelled(Exception):
-    """The reply was cancelled (here or in another process) while it ran."""
-
-
 class ReplyRunner:
     """Runs one `in_progress` reply to its end: streams, checkpoints, stores."""
 
@@ -127,6 +124,9 @@ class ReplyRunner:
         self.flush_handle = None
         self.last_publish = 0.0
         self.last_checkpoint = 0.0
+        self.writing = None  # the checkpoint being written, if any
+        self.stored = []  # the content as the last write left it in the database
+        self.task = None  # the task streaming the reply
         self.send_lock = asyncio.Lock()
         self.layer = get_channel_layer()
         self.channel = None  # the listener's own channel, once it listens
@@ -134,15 +134,18 @@ class ReplyRunner:
 
     # Database steps (sync, run through `database`)
 
+    @transaction.atomic
     def load(self) -> tuple[Message, Conversation, list[dict]]:
         reply = Message.objects.select_related("conversation").get(id=self.reply_id)
         self.base = message_to_dict(reply)
+        self.stored = copy.deepcopy(self.base["content"])
         return reply, reply.conversation, reply_input(reply=reply)
 
     def finish(self, status: str, error: dict | None) -> Message | None:
         return services.reply_finish(
             reply_id=self.reply_id,
             content=self.accumulator.content,
+            stored=self.stored,
             status=status,
             usage=self.accumulator.usage,
             error=error,
@@ -213,17 +216,30 @@ class ReplyRunner:
         elif self.flush_handle is None:
             loop = asyncio.get_running_loop()
             self.flush_handle = loop.call_later(interval, lambda: loop.create_task(self.publish()))
-        if time.monotonic() - self.last_checkpoint >= CHECKPOINT_INTERVAL:
-            await self.checkpoint(self.accumulator.content)
+        due = time.monotonic() - self.last_checkpoint >= CHECKPOINT_INTERVAL
+        if due and (self.writing is None or self.writing.done()):
+            # Written beside the stream, never in its way: the tokens go on to the tabs
+            # while the database is busy, and one write at a time carries all that came.
+            self.writing = asyncio.create_task(self.checkpoint(self.accumulator.content))
 
     async def checkpoint(self, content) -> None:
-        """Write what arrived so far (or only a heartbeat); stop if the reply stopped."""
+        """Write what arrived so far (`content` None: only a heartbeat); stop the reply if
+        it stopped running (cancelled or deleted elsewhere)."""
         self.last_checkpoint = time.monotonic()
-        running = await database(services.reply_checkpoint)(
-            reply_id=self.reply_id, content=copy.deepcopy(content) if content else None
-        )
+        content = copy.deepcopy(content) if content else None
+        try:
+            running = await database(services.reply_checkpoint)(
+                reply_id=self.reply_id, content=content, stored=self.stored
+            )
+        except Exception:
+            # The finish writes everything; a failed checkpoint only loses a heartbeat.
+            logger.warning("Reply %s: a checkpoint failed", self.reply_id, exc_info=True)
+            return
         if not running:
-            raise ReplyCancelled()
+            self.cancel_requested = True
+            self.stop(self.task)
+        elif content is not None:
+            self.stored = content
 
     async def send_snapshot(self, reply_to: str | None = None) -> None:
         """Send the reply as it stands, with the `seq` it stands at, to one socket, or to
@@ -284,8 +300,6 @@ class ReplyRunner:
                     self.stop(task)
                 elif message["type"] == events.REPLY_SYNC:
                     await self.send_snapshot(message["reply_to"])
-        except ReplyCancelled:
-            self.stop(task)
         finally:
             await self.layer.group_discard(events.reply_group(self.reply_id), channel)
 
@@ -328,7 +342,7 @@ class ReplyRunner:
         self.conversation_id = conversation.id
         self.last_checkpoint = self.last_publish = time.monotonic()
         error = None
-        streaming = asyncio.current_task()
+        streaming = self.task = asyncio.current_task()
         listener = asyncio.create_task(self.listen(streaming))
         self.streaming = True
         ReplyRunner.streaming_now += 1
@@ -343,8 +357,6 @@ class ReplyRunner:
                     "code": "interrupted",
                     "message": "The server stopped while writing this reply.",
                 }
-        except ReplyCancelled:
-            self.cancel_requested = True
         except TimeoutError:
             error = {
                 "code": "timeout",
@@ -361,6 +373,9 @@ class ReplyRunner:
             self.streaming = False
             ReplyRunner.streaming_now -= 1
             await self.stop_listening(listener)
+            if self.writing is not None:
+                # The last checkpoint lands before the finish writes over it.
+                await asyncio.gather(self.writing, return_exceptions=True)
         await self.publish()
         if self.cancel_requested:
             status, error = Message.Status.CANCELLED, None

@@ -2,6 +2,8 @@
 arrived, finish, and recover replies whose process died."""
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from ..models import ContentItem, Conversation, Message
@@ -9,11 +11,34 @@ from ..serialization import content_item_from_dict, storable
 from .messages import UNFINISHED, announce_finished, lock_conversation
 
 
-def _store_content(reply: Message, content: list[dict]) -> None:
-    ContentItem.objects.filter(message=reply).delete()
-    ContentItem.objects.bulk_create(
-        [content_item_from_dict(item, message=reply, index=i) for i, item in enumerate(content)]
-    )
+def _store_content(reply_id, content: list[dict], stored: list[dict] | None) -> None:
+    """Write a reply's `content` over `stored`, what its runner wrote before (None: not
+    known, so all is written anew). New items are inserted, a text that grew is appended
+    to, another changed item is updated in its row: a checkpoint costs the same however
+    long the reply has grown, and rewrites nothing already stored."""
+    rows = [
+        content_item_from_dict(item, message=Message(id=reply_id), index=index)
+        for index, item in enumerate(content)
+    ]
+    items = ContentItem.objects.filter(message_id=reply_id)
+    if stored is None:
+        items.delete()
+        ContentItem.objects.bulk_create(rows)
+        return
+    before = [
+        content_item_from_dict(item, message=Message(id=reply_id), index=index)
+        for index, item in enumerate(stored)
+    ]
+    for row, old in zip(rows, before, strict=False):
+        if (row.type, row.text, row.data) == (old.type, old.text, old.data):
+            continue
+        if (row.type, row.data) == (old.type, old.data) and row.text.startswith(old.text):
+            grown = Concat(F("text"), Value(row.text[len(old.text) :]))
+            items.filter(index=row.index).update(text=grown)
+        else:
+            items.filter(index=row.index).update(type=row.type, text=row.text, data=row.data)
+    items.filter(index__gte=len(rows)).delete()
+    ContentItem.objects.bulk_create(rows[len(before) :])
 
 
 def reply_claim_next(*, conversation_id) -> Message | None:
@@ -42,17 +67,19 @@ def reply_finish(
     status: str,
     usage: dict | None = None,
     error: dict | None = None,
+    stored: list[dict] | None = None,
 ) -> Message | None:
-    """Store what a reply produced and how it ended, and send its final frame. A reply
-    cancelled meanwhile stays `cancelled` (its content is still stored); a deleted one is
-    ignored (None)."""
+    """Store what a reply produced and how it ended, and send its final frame. `stored`
+    is the content its runner wrote before (see `_store_content`). A reply cancelled
+    meanwhile stays `cancelled` (its content is still stored); a deleted one is ignored
+    (None)."""
     with transaction.atomic():
         reply = Message.objects.select_for_update().filter(id=reply_id).first()
         if reply is None:
             return None
         if reply.status == Message.Status.CANCELLED:
             status = Message.Status.CANCELLED
-        _store_content(reply, content)
+        _store_content(reply.id, content, stored)
         reply.status = status
         reply.usage = usage
         reply.error = storable(error)
@@ -62,15 +89,18 @@ def reply_finish(
         return announce_finished(reply.id)
 
 
-def reply_checkpoint(*, reply_id, content: list[dict] | None = None) -> bool:
-    """Store what a running reply has so far (None: only show it is alive). False once the
-    reply stopped running elsewhere (cancelled, deleted): the runner then stops."""
+def reply_checkpoint(
+    *, reply_id, content: list[dict] | None = None, stored: list[dict] | None = None
+) -> bool:
+    """Store what a running reply has so far over what it `stored` before (`content` None:
+    only show it is alive). False once the reply stopped running elsewhere (cancelled,
+    deleted): the runner then stops."""
     with transaction.atomic():
         running = Message.objects.filter(id=reply_id, status=Message.Status.IN_PROGRESS)
         if not running.update(updated_at=timezone.now()):
             return False
         if content is not None:
-            _store_content(Message(id=reply_id), content)
+            _store_content(reply_id, content, stored)
     return True
 
 

@@ -150,6 +150,27 @@ def test_more_replies_at_once_than_database_connections_all_finish(
     assert {stored_text(reply["id"]) for reply in replies} == {"".join(tokens)}
 
 
+def test_a_stream_stopped_midway_ends_with_exactly_the_stored_text(http, conversation, settings):
+    settings.DEMO_STREAM_DELAY = 0.02
+    url = f"/api/conversations/{conversation.id}/continue/"
+    stops = []
+
+    def stop_at_the_first_text(event):
+        if event["type"] == "message.delta" and event["item_type"] == "output_text" and not stops:
+            stops.append(http.post(f"/api/messages/{event['message_id']}/cancel/"))
+        return False
+
+    with http.stream("POST", url, json={"content": "Stop me", "stream": True}) as r:
+        events = read_events(r, until=stop_at_the_first_text)
+    assert stops[0].status_code == 200
+    reply_id = stops[0].json()["id"]
+    final = events[-1][1]
+    assert final["type"] == "message.completed"
+    assert final["message"]["status"] == "cancelled"
+    final_text = "".join(i.get("text", "") for i in final["message"]["content"])
+    assert streamed_text(events) == final_text == stored_text(reply_id)
+
+
 def test_a_broken_stream_resumes_exactly(http, conversation, settings):
     settings.DEMO_STREAM_DELAY = 0.02
     url = f"/api/conversations/{conversation.id}/continue/"
