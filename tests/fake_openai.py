@@ -42,6 +42,7 @@ class Received:
     path: str
     headers: dict  # names in lower case
     body: dict | None
+    peer: tuple = ()  # the client's (host, port): one port, one kept-alive connection
 
 
 @dataclass
@@ -470,7 +471,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, body):
         self.server.fake.requests.append(
-            Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            Received(
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
+                self.client_address,
+            )
         )
 
     def _json(self, status: int, payload: dict, headers: dict | None = None):

@@ -445,6 +445,19 @@ async def test_an_upstream_that_only_keeps_alive_hits_the_first_token_timeout(
     await tab.disconnect()
 
 
+async def test_replies_share_one_connection_to_the_model_server(
+    conversation, alice, fake_openai, running_replies
+):
+    _, tab = await open_socket(conversation.id, alice)
+    for question in ("one", "two", "three"):
+        fake_openai.reply(text=f"Answer to {question}")
+        await tab.send_json_to({"type": "message.create", "content": question})
+        await receive_until(tab, finished())
+    # No new client, TLS context and connection for each reply: the first one's is reused.
+    assert len({request.peer for request in fake_openai.model_requests()}) == 1
+    await tab.disconnect()
+
+
 async def test_tool_calls_and_their_output_reach_the_tabs_while_the_reply_runs(
     alice, running_replies
 ):

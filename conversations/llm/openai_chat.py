@@ -37,16 +37,16 @@ class OpenAIChatProvider(Provider):
         calls: dict[int, dict] = {}  # tool-call deltas joined by their `index`
         finish = None
         try:
-            async with client() as api:
-                chunks = await api.chat.completions.create(
-                    model=model or settings.LLM_MODEL,
-                    messages=message_to_chat_completion_input(
-                        messages, system_prompt=system_prompt
-                    ),
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    **options,
-                )
+            stream = client().chat.completions.create(
+                model=model or settings.LLM_MODEL,
+                messages=message_to_chat_completion_input(messages, system_prompt=system_prompt),
+                stream=True,
+                stream_options={"include_usage": True},
+                **options,
+            )
+            # Closing the stream (its end, a cancel, a timeout) frees the connection for
+            # the next reply on this client.
+            async with await stream as chunks:
                 async for chunk in chunks:
                     if chunk.usage is not None:
                         # The last chunk: usage only, with empty `choices`.

@@ -1,5 +1,8 @@
 """What both OpenAI providers share: the SDK client from settings and the error mapping."""
 
+import asyncio
+import weakref
+
 import openai
 from django.conf import settings
 
@@ -21,19 +24,34 @@ _BODY_CODES = {
 }
 
 
+# Clients by event loop, then by configuration: building one (an SSL context, a connection
+# pool) costs tens of milliseconds, so replies share it and its open connections. Its
+# connections belong to one event loop; a loop that ends takes its clients with it.
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def client() -> openai.AsyncOpenAI:
-    """A client for one reply (its connections belong to the running event loop)."""
-    return openai.AsyncOpenAI(
+    """The client for the current settings on the running event loop, built once."""
+    config = (
         # Local servers (Ollama, vLLM, llama.cpp) need no key, but the SDK wants one.
-        api_key=settings.OPENAI_API_KEY or "no-key",
-        base_url=settings.OPENAI_BASE_URL or None,
-        # The read timeout bounds the wait for the first token and every silence after it;
-        # the whole reply is bounded by LLM_TOTAL_TIMEOUT in the generation runner.
-        timeout=openai.Timeout(
-            settings.LLM_FIRST_TOKEN_TIMEOUT, connect=settings.LLM_CONNECT_TIMEOUT
-        ),
-        max_retries=settings.LLM_MAX_RETRIES,
+        settings.OPENAI_API_KEY or "no-key",
+        settings.OPENAI_BASE_URL or None,
+        settings.LLM_FIRST_TOKEN_TIMEOUT,
+        settings.LLM_CONNECT_TIMEOUT,
+        settings.LLM_MAX_RETRIES,
     )
+    clients = _clients.setdefault(asyncio.get_running_loop(), {})
+    if config not in clients:
+        api_key, base_url, first_token_timeout, connect_timeout, max_retries = config
+        clients[config] = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            # The read timeout bounds the wait for the first token and every silence after
+            # it; the whole reply is bounded by LLM_TOTAL_TIMEOUT in the generation runner.
+            timeout=openai.Timeout(first_token_timeout, connect=connect_timeout),
+            max_retries=max_retries,
+        )
+    return clients[config]
 
 
 def _body_code(body) -> str:

@@ -51,14 +51,16 @@ class OpenAIResponsesProvider(Provider):
         options = {"tools": list(tools)} if tools else {}
         call_ids: dict[str, str] = {}  # output item id -> call_id
         try:
-            async with client() as api:
-                events = await api.responses.create(
-                    model=model or settings.LLM_MODEL,
-                    input=message_to_responses_input(messages, system_prompt=system_prompt),
-                    stream=True,
-                    store=False,
-                    **options,
-                )
+            stream = client().responses.create(
+                model=model or settings.LLM_MODEL,
+                input=message_to_responses_input(messages, system_prompt=system_prompt),
+                stream=True,
+                store=False,
+                **options,
+            )
+            # Closing the stream (its end, a cancel, a timeout) frees the connection for
+            # the next reply on this client.
+            async with await stream as events:
                 async for event in events:
                     kind = event.type
                     if kind == "response.output_text.delta":
