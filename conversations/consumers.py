@@ -31,23 +31,38 @@ LOGGED_OUT_CLOSE_CODE = 4401
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
     conversation = None
 
-    async def connect(self):
-        user = self.scope["user"]
-        conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        if not user.is_authenticated:
-            await self.close()
+    async def __call__(self, scope, receive, send):
+        # Refused before Channels gives the socket a channel-layer channel: the pending
+        # receive on it, cancelled when a refused socket ends, can hang in channels-redis,
+        # and the server's shutdown waits on it for good.
+        self.conversation = await self.conversation_of(scope)
+        if self.conversation is None:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close"})
             return
+        await super().__call__(scope, receive, send)
+
+    @staticmethod
+    async def conversation_of(scope):
+        """The conversation of the socket's URL when its user may open it, else None (the
+        same refusal for anonymous users, other users' and unknown conversations)."""
+        user = scope["user"]
+        if not user.is_authenticated:
+            return None
         try:
-            self.conversation = await database_sync_to_async(selectors.conversation_get_for_user)(
-                user=user, id=conversation_id
+            return await database_sync_to_async(selectors.conversation_get_for_user)(
+                user=user, id=scope["url_route"]["kwargs"]["conversation_id"]
             )
         except Http404:
-            # The same refusal as for a conversation that does not exist.
-            await self.close()
-            return
+            return None
+
+    async def connect(self):
         # The conversation's changes, and the user's logouts; Channels leaves these groups
         # on disconnect.
-        self.groups = [events.conversation_group(self.conversation.id), events.user_group(user.pk)]
+        self.groups = [
+            events.conversation_group(self.conversation.id),
+            events.user_group(self.scope["user"].pk),
+        ]
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()

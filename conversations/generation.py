@@ -393,8 +393,9 @@ async def run_reply(reply_id) -> Message | None:
 
 
 async def run_queued(conversation_id) -> None:
-    """Run the conversation's queued replies in order, while none is running."""
-    while True:
+    """Run the conversation's queued replies in order, while none is running. A process
+    shutting down leaves them queued, for a process that stays (its watcher) to run."""
+    while not replies.closing:
         following = await database(services.reply_claim_next)(conversation_id=conversation_id)
         if following is None:
             return
@@ -408,6 +409,7 @@ class Replies:
     def __init__(self):
         self.tasks: set[asyncio.Task] = set()
         self.server_loop = None  # the event loop of the ASGI server, while it serves
+        self.closing = False  # the server is shutting down: no reply starts any more
 
     def _own(self, coroutine, *, detached: bool = True) -> asyncio.Task:
         # Detached, in a fresh context: nothing of the request or socket that started
@@ -466,6 +468,9 @@ async def reply_start(reply: Message, *, created: bool = True, wait: bool = Fals
     """
     if not created:
         return
+    if replies.closing:
+        await database(services.reply_refuse)(reply_id=reply.id)
+        return
     # With no server around (Django's test client, a shell), only the waiting caller
     # lives long enough to run the reply: it runs in the caller's context and thread.
     detached = not wait or replies.serving()
@@ -498,7 +503,11 @@ async def lifespan(scope, receive, send) -> None:
         elif message["type"] == "lifespan.shutdown":
             if watcher is not None:
                 watcher.cancel()
+            # Replies running here end `incomplete` with what arrived; queued ones stay
+            # queued for another process; new ones are refused.
+            replies.closing = True
             await replies.shutdown()
             replies.server_loop = None
+            replies.closing = False  # this process may serve again (as tests do)
             await send({"type": "lifespan.shutdown.complete"})
             return

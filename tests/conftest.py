@@ -1,7 +1,11 @@
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
+import httpx
 import pytest
 import uvicorn
 from django.conf import settings
@@ -67,3 +71,45 @@ def server_url(transactional_db):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def server_process(transactional_db):
+    """Start servers (`uvicorn chatproject.asgi:application` processes) on the test database
+    and Redis: `start(**env)` returns (url, process). Each is stopped after the test."""
+    database = settings.DATABASES["default"]
+    started = []
+
+    def start(**env):
+        port = free_port()
+        environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:"
+            f"{database['PORT']}/{database['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            **env,
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "chatproject.asgi:application", "--port", str(port)],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/accounts/login/", timeout=1)
+                return url, process
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    process.kill()
+                    raise RuntimeError(process.stderr.read().decode()) from None
+                time.sleep(0.1)
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait(timeout=10)

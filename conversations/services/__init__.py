@@ -46,6 +46,7 @@ __all__ = [
     "reply_checkpoint",
     "reply_claim_next",
     "reply_finish",
+    "reply_refuse",
     "share_create",
     "share_delete",
     "share_record_view",

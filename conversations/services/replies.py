@@ -104,10 +104,24 @@ def reply_checkpoint(
     return True
 
 
+def reply_refuse(*, reply_id) -> Message | None:
+    """End a reply that will not run here (the server is shutting down): `incomplete` with
+    what it has (nothing, so `failed`), to be asked for again."""
+    if not Message.objects.filter(id=reply_id, status=Message.Status.IN_PROGRESS).exists():
+        return None  # queued (another process will run it) or already ended
+    return reply_finish(
+        reply_id=reply_id,
+        content=[],
+        status=Message.Status.FAILED,
+        error={"code": "interrupted", "message": "The server was restarting; try again."},
+    )
+
+
 def replies_recover_stale(*, older_than) -> list:
     """Mark replies whose runner stopped showing signs of life (a process died) as
-    `incomplete`, keeping what was stored. Returns their conversations' ids, whose
-    queues the caller drains."""
+    `incomplete`, keeping what was stored. Returns the ids of conversations whose queues
+    the caller drains: theirs, and those with replies queued behind nothing (left by a
+    process that shut down)."""
     cutoff = timezone.now() - older_than
     stale = Message.objects.filter(status=Message.Status.IN_PROGRESS, updated_at__lt=cutoff)
     conversation_ids = []
@@ -124,4 +138,8 @@ def replies_recover_stale(*, older_than) -> list:
             reply.completed_at = timezone.now()
             reply.save(update_fields=["status", "error", "completed_at", "updated_at"])
             conversation_ids.append(announce_finished(reply.id).conversation_id)
-    return conversation_ids
+    running = Message.objects.filter(status=Message.Status.IN_PROGRESS)
+    stuck = Message.objects.filter(status=Message.Status.QUEUED).exclude(
+        conversation_id__in=running.values("conversation_id")
+    )
+    return conversation_ids + list(stuck.values_list("conversation_id", flat=True).distinct())

@@ -1,0 +1,79 @@
+"""A server process that is told to stop (SIGTERM) stops promptly, stores what its
+running replies wrote, and leaves queued replies for a process that stays."""
+
+import json
+import signal
+import subprocess
+import time
+
+import httpx
+import pytest
+import websockets
+import websockets.sync.client
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+
+from conversations.models import Message
+from tests.factories import make_conversation
+
+pytestmark = pytest.mark.skipif(
+    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+    reason="needs PostgreSQL, which several processes can share (CI has it)",
+)
+
+
+def stops_within(process, seconds=20) -> bool:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def wait_for(reply_id, statuses, seconds=30) -> Message:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reply = Message.objects.get(id=reply_id)
+        if reply.status in statuses:
+            return reply
+        time.sleep(0.1)
+    raise AssertionError(f"reply {reply_id} is still {reply.status}")
+
+
+def test_a_stopping_server_keeps_what_arrived_and_leaves_the_queue_to_another(
+    server_process, alice
+):
+    url, process = server_process(DEMO_STREAM_DELAY="0.05")
+    conversation = make_conversation(alice)
+    token = Token.objects.create(user=alice)
+    continue_url = f"{url}/api/conversations/{conversation.id}/continue/"
+    with httpx.Client(headers={"Authorization": f"Token {token.key}"}, timeout=20) as http:
+        with http.stream("POST", continue_url, json={"content": "First", "stream": True}) as r:
+            for line in r.iter_lines():
+                event = json.loads(line[6:]) if line.startswith("data: ") else {}
+                if event.get("type") == "message.delta" and event["item_type"] == "output_text":
+                    break
+        first_id = event["message_id"]
+        second = http.post(continue_url, json={"content": "Second"}).json()["messages"][-1]
+    assert second["status"] == "queued"
+
+    assert stops_within(process)
+    first = Message.objects.get(id=first_id)
+    assert first.status == "incomplete"
+    assert first.error["code"] == "interrupted"
+    assert "First" in "".join(item.text for item in first.content.all())
+    assert Message.objects.get(id=second["id"]).status == "queued"
+
+    server_process()  # a process that stays runs the queue it left
+    assert wait_for(second["id"], ("completed",)).status == "completed"
+
+
+def test_a_server_stops_promptly_after_refusing_anonymous_sockets(server_process, alice):
+    url, process = server_process()
+    conversation = make_conversation(alice)
+    ws_url = f"{url.replace('http', 'ws')}/ws/conversations/{conversation.id}/"
+    for _ in range(3):
+        with pytest.raises(websockets.exceptions.InvalidStatus):
+            websockets.sync.client.connect(ws_url, origin=url, open_timeout=10)
+    assert stops_within(process)
