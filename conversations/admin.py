@@ -8,7 +8,16 @@ from django.http import HttpResponse
 from django.utils.text import Truncator
 
 from . import services
-from .models import Attachment, ContentItem, Conversation, Feedback, Message, Reference, Share
+from .models import (
+    Attachment,
+    ContentItem,
+    Conversation,
+    Feedback,
+    Message,
+    Reference,
+    ServerProcess,
+    Share,
+)
 
 
 def content_preview(message: Message, length: int = 80) -> str:
@@ -224,3 +233,13 @@ class AttachmentAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     def delete_with_service(self, obj):
         services.attachment_delete(attachment=obj)
+
+
+@admin.register(ServerProcess)
+class ServerProcessAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The server processes running replies, and when each last showed it was alive."""
+
+    list_display = ["host", "pid", "started_at", "heartbeat_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -16,6 +16,8 @@ import copy
 import dataclasses
 import functools
 import logging
+import os
+import socket
 import time
 from datetime import timedelta
 
@@ -44,9 +46,15 @@ PROCESS_FRAMES_PER_SECOND = 300
 MAX_COALESCE_INTERVAL = 0.25
 # A running reply writes its text at most this often (and once at the end).
 CHECKPOINT_INTERVAL = 0.5
-# A runner shows it is alive this often even while the model is silent...
+# A server process shows it is alive this often...
+PROCESS_HEARTBEAT_INTERVAL = 1.0
+# ...and one silent for this long has died: its replies end `incomplete`. Processes look
+# for such replies this often.
+PROCESS_STALE_AFTER = timedelta(seconds=5)
+RECOVER_INTERVAL = 2.0
+# A reply run outside a server process (no heartbeat of its own) shows it is alive this
+# often even while the model is silent, and is an orphan when silent for this long.
 HEARTBEAT_INTERVAL = 10.0
-# ...and a reply silent for this long has lost its runner (its process died).
 STALE_AFTER = timedelta(seconds=45)
 # How long the listener waits before listening again after the channel layer failed.
 LAYER_RETRY_DELAY = 1.0
@@ -136,6 +144,8 @@ class ReplyRunner:
 
     @transaction.atomic
     def load(self) -> tuple[Message, Conversation, list[dict]]:
+        if replies.process is not None:
+            services.reply_attach_runner(reply_id=self.reply_id, process=replies.process)
         reply = Message.objects.select_related("conversation").get(id=self.reply_id)
         self.base = message_to_dict(reply)
         self.stored = copy.deepcopy(self.base["content"])
@@ -410,6 +420,7 @@ class Replies:
         self.tasks: set[asyncio.Task] = set()
         self.server_loop = None  # the event loop of the ASGI server, while it serves
         self.closing = False  # the server is shutting down: no reply starts any more
+        self.process = None  # this server process, as recorded while it serves
 
     def _own(self, coroutine, *, detached: bool = True) -> asyncio.Task:
         # Detached, in a fresh context: nothing of the request or socket that started
@@ -435,18 +446,30 @@ class Replies:
 
     async def recover(self) -> None:
         """Mark replies orphaned by a dead process `incomplete` and start their queues."""
-        conversation_ids = await database(services.replies_recover_stale)(older_than=STALE_AFTER)
+        conversation_ids = await database(services.replies_recover_stale)(
+            silent_for=STALE_AFTER, process_silent_for=PROCESS_STALE_AFTER
+        )
         for conversation_id in set(conversation_ids):
             self.start_queue(conversation_id)
 
     async def watch(self) -> None:
-        """Look for orphaned replies at start-up, then now and then."""
+        """While the server serves: keep this process's heartbeat, and look for replies
+        orphaned by dead processes at start-up, then every few seconds."""
+        recovered = 0.0
         while True:
             try:
-                await self.recover()
+                if self.process is None:
+                    self.process = await database(services.server_process_register)(
+                        host=socket.gethostname(), pid=os.getpid()
+                    )
+                # A thread of its own: a backlog of replies' steps never delays it.
+                await run_step(services.server_process_beat, process=self.process, lane="beat")
+                if time.monotonic() - recovered >= RECOVER_INTERVAL:
+                    recovered = time.monotonic()
+                    await self.recover()
             except Exception:
-                logger.exception("Looking for orphaned replies failed")
-            await asyncio.sleep(STALE_AFTER.total_seconds() / 3)
+                logger.exception("Keeping the heartbeat or recovering orphaned replies failed")
+            await asyncio.sleep(PROCESS_HEARTBEAT_INTERVAL)
 
     async def shutdown(self) -> None:
         for task in list(self.tasks):
@@ -507,6 +530,9 @@ async def lifespan(scope, receive, send) -> None:
             # queued for another process; new ones are refused.
             replies.closing = True
             await replies.shutdown()
+            if replies.process is not None:
+                await database(services.server_process_retire)(process=replies.process)
+                replies.process = None
             replies.server_loop = None
             replies.closing = False  # this process may serve again (as tests do)
             await send({"type": "lifespan.shutdown.complete"})

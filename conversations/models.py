@@ -54,6 +54,23 @@ class Conversation(models.Model):
         return self.title or f"Conversation {self.id}"
 
 
+class ServerProcess(models.Model):
+    """A server process that runs replies; its heartbeat tells the others it is alive, so
+    the replies of one that died are found within seconds."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.host}:{self.pid}"
+
+
 class Message(models.Model):
     Role = Role
     Status = Status
@@ -78,6 +95,10 @@ class Message(models.Model):
     # The client's Idempotency-Key of the request that created this reply:
     # a retry with the same key returns this reply instead of a second one.
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    # The server process running this reply, while it runs (null when no server runs it).
+    runner = models.ForeignKey(
+        ServerProcess, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
 
     class Meta:
         ordering = ["created_at"]

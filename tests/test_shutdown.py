@@ -1,5 +1,6 @@
 """A server process that is told to stop (SIGTERM) stops promptly, stores what its
-running replies wrote, and leaves queued replies for a process that stays."""
+running replies wrote, and leaves queued replies for a process that stays; the replies of
+one that dies are found by another within seconds."""
 
 import json
 import signal
@@ -41,6 +42,50 @@ def wait_for(reply_id, statuses, seconds=30) -> Message:
     raise AssertionError(f"reply {reply_id} is still {reply.status}")
 
 
+def first_text_delta(http, url, content) -> str:
+    """Start a streamed reply to `content` and leave once its text streams: its id."""
+    with http.stream("POST", url, json={"content": content, "stream": True}) as response:
+        for line in response.iter_lines():
+            event = json.loads(line[6:]) if line.startswith("data: ") else {}
+            if event.get("type") == "message.delta" and event["item_type"] == "output_text":
+                return event["message_id"]
+    raise AssertionError("the reply's text never streamed")
+
+
+def test_the_replies_of_a_killed_server_are_recovered_within_seconds(server_process, alice):
+    url, doomed = server_process(DEMO_STREAM_DELAY="0.05")
+    server_process()  # a process that stays
+    conversation = make_conversation(alice)
+    token = Token.objects.create(user=alice)
+    with httpx.Client(headers={"Authorization": f"Token {token.key}"}, timeout=20) as http:
+        reply_id = first_text_delta(
+            http, f"{url}/api/conversations/{conversation.id}/continue/", "Lost midway"
+        )
+    time.sleep(1)  # a checkpoint or two
+    doomed.kill()
+    doomed.wait(timeout=10)
+    # Not the 45 s a reply's own silence takes: the dead process's heartbeat stops.
+    reply = wait_for(reply_id, ("incomplete",), seconds=15)
+    assert reply.error["code"] == "interrupted"
+    assert "Lost midway" in "".join(item.text for item in reply.content.all())
+
+
+def test_a_live_servers_silent_reply_is_not_taken_for_an_orphan(server_process, alice, fake_openai):
+    fake_openai.reply(text="Worth the wait", first_token_delay=7)
+    environment = {"OPENAI_BASE_URL": fake_openai.base_url, "LLM_PROVIDER": "openai"}
+    url, _ = server_process(**environment)
+    server_process(**environment)  # another process looking for orphans meanwhile
+    conversation = make_conversation(alice)
+    token = Token.objects.create(user=alice)
+    with httpx.Client(headers={"Authorization": f"Token {token.key}"}, timeout=30) as http:
+        response = http.post(
+            f"{url}/api/conversations/{conversation.id}/continue/", json={"content": "Think"}
+        )
+    reply = response.json()["messages"][-1]
+    assert reply["status"] == "completed"
+    assert reply["content"][0]["text"] == "Worth the wait"
+
+
 def test_a_stopping_server_keeps_what_arrived_and_leaves_the_queue_to_another(
     server_process, alice
 ):
@@ -49,12 +94,7 @@ def test_a_stopping_server_keeps_what_arrived_and_leaves_the_queue_to_another(
     token = Token.objects.create(user=alice)
     continue_url = f"{url}/api/conversations/{conversation.id}/continue/"
     with httpx.Client(headers={"Authorization": f"Token {token.key}"}, timeout=20) as http:
-        with http.stream("POST", continue_url, json={"content": "First", "stream": True}) as r:
-            for line in r.iter_lines():
-                event = json.loads(line[6:]) if line.startswith("data: ") else {}
-                if event.get("type") == "message.delta" and event["item_type"] == "output_text":
-                    break
-        first_id = event["message_id"]
+        first_id = first_text_delta(http, continue_url, "First")
         second = http.post(continue_url, json={"content": "Second"}).json()["messages"][-1]
     assert second["status"] == "queued"
 

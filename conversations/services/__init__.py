@@ -12,7 +12,17 @@ from .conversations import (
     conversation_update,
 )
 from .messages import message_cancel, message_continue, message_delete, message_edit, message_reset
-from .replies import replies_recover_stale, reply_checkpoint, reply_claim_next, reply_finish
+from .replies import (
+    replies_recover_stale,
+    reply_attach_runner,
+    reply_checkpoint,
+    reply_claim_next,
+    reply_finish,
+    reply_refuse,
+    server_process_beat,
+    server_process_register,
+    server_process_retire,
+)
 from .sharing import (
     attachment_create,
     attachment_delete,
@@ -43,10 +53,14 @@ __all__ = [
     "message_edit",
     "message_reset",
     "replies_recover_stale",
+    "reply_attach_runner",
     "reply_checkpoint",
     "reply_claim_next",
     "reply_finish",
     "reply_refuse",
+    "server_process_beat",
+    "server_process_register",
+    "server_process_retire",
     "share_create",
     "share_delete",
     "share_record_view",

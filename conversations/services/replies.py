@@ -1,12 +1,14 @@
 """Replies as their runner writes them: claim the next queued one, checkpoint what has
 arrived, finish, and recover replies whose process died."""
 
+from datetime import timedelta
+
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from ..models import ContentItem, Conversation, Message
+from ..models import ContentItem, Conversation, Message, ServerProcess
 from ..serialization import content_item_from_dict, storable
 from .messages import UNFINISHED, announce_finished, lock_conversation
 
@@ -117,17 +119,41 @@ def reply_refuse(*, reply_id) -> Message | None:
     )
 
 
-def replies_recover_stale(*, older_than) -> list:
-    """Mark replies whose runner stopped showing signs of life (a process died) as
-    `incomplete`, keeping what was stored. Returns the ids of conversations whose queues
-    the caller drains: theirs, and those with replies queued behind nothing (left by a
-    process that shut down)."""
-    cutoff = timezone.now() - older_than
-    stale = Message.objects.filter(status=Message.Status.IN_PROGRESS, updated_at__lt=cutoff)
+def server_process_register(*, host: str, pid: int) -> ServerProcess:
+    """Record a server process that starts running replies."""
+    return ServerProcess.objects.create(host=host[:255], pid=pid)
+
+
+def server_process_beat(*, process: ServerProcess) -> None:
+    """Show that `process` is alive (its replies are not orphans)."""
+    ServerProcess.objects.filter(id=process.id).update(heartbeat_at=timezone.now())
+
+
+def server_process_retire(*, process: ServerProcess) -> None:
+    """Forget a process that stopped cleanly (its replies have ended)."""
+    ServerProcess.objects.filter(id=process.id).delete()
+
+
+def reply_attach_runner(*, reply_id, process: ServerProcess) -> None:
+    """Record which server process runs the reply, so it is recovered if that one dies."""
+    Message.objects.filter(id=reply_id, status=Message.Status.IN_PROGRESS).update(runner=process)
+
+
+def replies_recover_stale(*, silent_for, process_silent_for) -> list:
+    """Mark replies whose runner died as `incomplete`, keeping what was stored: those of a
+    server process whose heartbeat stopped `process_silent_for` ago, and those run
+    outside a server process that wrote nothing for `silent_for`. Returns the ids of
+    conversations whose queues the caller drains: theirs, and those with replies queued
+    behind nothing (left by a process that shut down)."""
+    now = timezone.now()
+    dead = ServerProcess.objects.filter(heartbeat_at__lt=now - process_silent_for)
+    stale = Message.objects.filter(status=Message.Status.IN_PROGRESS).filter(
+        Q(runner__in=dead) | Q(runner__isnull=True, updated_at__lt=now - silent_for)
+    )
     conversation_ids = []
     for reply_id in stale.values_list("id", flat=True):
         with transaction.atomic():
-            reply = stale.select_for_update().filter(id=reply_id).first()
+            reply = stale.select_for_update(of=("self",)).filter(id=reply_id).first()
             if reply is None:
                 continue
             reply.status = Message.Status.INCOMPLETE
@@ -138,6 +164,10 @@ def replies_recover_stale(*, older_than) -> list:
             reply.completed_at = timezone.now()
             reply.save(update_fields=["status", "error", "completed_at", "updated_at"])
             conversation_ids.append(announce_finished(reply.id).conversation_id)
+    # Dead processes are forgotten once nothing of theirs runs (an hour on, to be sure).
+    dead.filter(heartbeat_at__lt=now - timedelta(hours=1)).exclude(
+        replies__status=Message.Status.IN_PROGRESS
+    ).delete()
     running = Message.objects.filter(status=Message.Status.IN_PROGRESS)
     stuck = Message.objects.filter(status=Message.Status.QUEUED).exclude(
         conversation_id__in=running.values("conversation_id")
