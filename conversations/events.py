@@ -6,6 +6,9 @@ exactly one final frame (`message.completed` or `message.failed`), sent by its r
 or by the cancel of a reply that never ran; no delta follows it.
 """
 
+import asyncio
+from collections import defaultdict
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -78,8 +81,29 @@ def conversation_group(conversation_id) -> str:
     return f"conversation.{conversation_id}"
 
 
+# Streams of this process that listen without the channel layer (it is down): they hear
+# what this process sends, such as the replies it runs. Queues by conversation id.
+_local_listeners: defaultdict[str, set[asyncio.Queue]] = defaultdict(set)
+
+
+def listen_locally(conversation_id) -> asyncio.Queue:
+    """A queue of the frames this process sends to the conversation from now on."""
+    queue = asyncio.Queue()
+    _local_listeners[str(conversation_id)].add(queue)
+    return queue
+
+
+def stop_listening_locally(conversation_id, queue: asyncio.Queue) -> None:
+    listeners = _local_listeners[str(conversation_id)]
+    listeners.discard(queue)
+    if not listeners:
+        del _local_listeners[str(conversation_id)]
+
+
 async def send_event(conversation_id, event: dict) -> None:
-    """Send a frame to the conversation's sockets now."""
+    """Send a frame to the conversation's sockets and streams now."""
+    for queue in _local_listeners.get(str(conversation_id), ()):
+        queue.put_nowait(event)
     await get_channel_layer().group_send(
         conversation_group(conversation_id), {"type": EVENT_TYPE, "event": event}
     )

@@ -356,6 +356,7 @@ class ReplyRunner:
         listener = asyncio.create_task(self.listen(streaming))
         self.streaming = True
         ReplyRunner.streaming_now += 1
+        replies.runners[str(self.reply_id)] = self
         try:
             await self.stream(conversation, reply, messages)
         except asyncio.CancelledError:
@@ -382,6 +383,7 @@ class ReplyRunner:
         finally:
             self.streaming = False
             ReplyRunner.streaming_now -= 1
+            replies.runners.pop(str(self.reply_id), None)
             await self.stop_listening(listener)
             if self.writing is not None:
                 # The last checkpoint lands before the finish writes over it.
@@ -421,6 +423,7 @@ class Replies:
         self.server_loop = None  # the event loop of the ASGI server, while it serves
         self.closing = False  # the server is shutting down: no reply starts any more
         self.process = None  # this server process, as recorded while it serves
+        self.runners: dict[str, ReplyRunner] = {}  # the replies streaming here, by id
 
     def _own(self, coroutine, *, detached: bool = True) -> asyncio.Task:
         # Detached, in a fresh context: nothing of the request or socket that started
@@ -507,8 +510,14 @@ async def reply_start(reply: Message, *, created: bool = True, wait: bool = Fals
         await asyncio.shield(task)
 
 
-async def request_sync(reply_id, reply_to: str) -> None:
-    """Ask the runner of `reply_id`, in whichever process, for a snapshot sent to `reply_to`."""
+async def request_sync(reply_id, reply_to: str | None) -> None:
+    """Ask the runner of `reply_id` for a snapshot sent to the channel `reply_to` (None:
+    to every tab and stream): a runner of this process directly, one in another process
+    through the channel layer."""
+    runner = replies.runners.get(str(reply_id))
+    if runner is not None:
+        await runner.send_snapshot(reply_to)
+        return
     await get_channel_layer().group_send(
         events.reply_group(reply_id), events.reply_control(events.REPLY_SYNC, reply_to=reply_to)
     )

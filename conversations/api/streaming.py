@@ -7,6 +7,7 @@ that goes away stops only its own stream, and can resume with
 
 import asyncio
 import json
+import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -17,35 +18,51 @@ from .. import events, generation, selectors
 from ..db import release_connection
 from ..models import Message
 
+logger = logging.getLogger(__name__)
+
 # A comment line this often keeps proxies from closing a quiet stream.
 KEEPALIVE_SECONDS = 15
 
 
 class Subscription:
     """A channel of our own in the conversation's group, joined before anything starts,
-    so that no event of the reply can be missed."""
+    so that no event of the reply can be missed. While the channel layer is down, the
+    stream hears this process's own frames instead (the replies it runs)."""
 
     def __init__(self, conversation_id):
+        self.conversation_id = conversation_id
         self.layer = get_channel_layer()
         self.group = events.conversation_group(conversation_id)
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(self.group, self.channel)
+        self.local = None
+        try:
+            self.channel = async_to_sync(self.layer.new_channel)()
+            async_to_sync(self.layer.group_add)(self.group, self.channel)
+        except Exception:
+            logger.warning("The channel layer failed: streaming this process's replies only")
+            self.channel = None
+            self.local = events.listen_locally(conversation_id)
 
     async def close(self) -> None:
-        await self.layer.group_discard(self.group, self.channel)
+        if self.local is not None:
+            events.stop_listening_locally(self.conversation_id, self.local)
+        else:
+            await self.layer.group_discard(self.group, self.channel)
+
+    async def receive(self) -> dict:
+        if self.local is not None:
+            return await self.local.get()
+        return (await self.layer.receive(self.channel))["event"]
 
     async def events(self):
         """The group's events, and None now and then while it is quiet."""
         try:
             while True:
                 try:
-                    message = await asyncio.wait_for(
-                        self.layer.receive(self.channel), timeout=KEEPALIVE_SECONDS
-                    )
+                    event = await asyncio.wait_for(self.receive(), timeout=KEEPALIVE_SECONDS)
                 except TimeoutError:
                     yield None
                     continue
-                yield message["event"]
+                yield event
         finally:
             await self.close()
 

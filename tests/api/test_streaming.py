@@ -9,6 +9,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from conversations.models import Message
+from tests.conftest import free_port
 from tests.factories import make_conversation
 
 
@@ -169,6 +170,23 @@ def test_a_stream_stopped_midway_ends_with_exactly_the_stored_text(http, convers
     assert final["message"]["status"] == "cancelled"
     final_text = "".join(i.get("text", "") for i in final["message"]["content"])
     assert streamed_text(events) == final_text == stored_text(reply_id)
+
+
+def test_a_stream_goes_on_while_the_channel_layer_is_down(http, conversation, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]},  # nothing listens
+        }
+    }
+    url = f"/api/conversations/{conversation.id}/continue/"
+    with http.stream("POST", url, json={"content": "Redis is away", "stream": True}) as r:
+        assert r.status_code == 200
+        events = read_events(r)
+    assert events[-1][1]["type"] == "message.completed"
+    reply_id = events[-1][1]["message"]["id"]
+    assert "Redis is away" in stored_text(reply_id)
+    assert streamed_text(events) == stored_text(reply_id)
 
 
 def test_a_broken_stream_resumes_exactly(http, conversation, settings):
