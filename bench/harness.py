@@ -273,7 +273,7 @@ async def giving_up(reply: Reply, timeout: float):
         async with asyncio.timeout(timeout):
             yield
     except TimeoutError:
-        reply.error = "timeout"
+        reply.error = "client timeout"
     except (httpx.HTTPError, websockets.WebSocketException, openai.OpenAIError) as exc:
         reply.error = type(exc).__name__
 
