@@ -18,6 +18,7 @@ import os
 import platform
 import resource
 import shlex
+import signal
 import sys
 import traceback
 from collections import Counter
@@ -471,6 +472,8 @@ def main() -> None:
     if set(args.only) - set(SCENARIOS):
         parser.error(f"--only takes {','.join(SCENARIOS)}")
     report = Report()
+    # A `kill` stops the servers as Ctrl-C does (they run in sessions of their own).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         try:
             import uvloop
