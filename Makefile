@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The embedded default: a local development server with no services needed.
 export DEBUG ?= 1
 
-.PHONY: install install-local run test lint format
+.PHONY: install install-local run test lint format bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: install lint
 	@# The migrations check needs no database server.
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run --settings tests.settings
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# End-to-end benchmarks through real server processes (README, "Performance"): needs
+# PostgreSQL and Redis on 127.0.0.1, e.g. `make bench BENCH_ARGS="--concurrency 1000"`.
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
