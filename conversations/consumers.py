@@ -4,13 +4,13 @@ replies through `generation.reply_start`. The protocol is in the README's "Strea
 from importlib import import_module
 
 from channels.auth import get_user
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
 from . import events, generation, selectors, services
+from .db import run_step
 from .errors import ConversationError, error_body, validation_error_body
 from .inputs import (
     CreateFrameSerializer,
@@ -50,8 +50,10 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if not user.is_authenticated:
             return None
         try:
-            return await database_sync_to_async(selectors.conversation_get_for_user)(
-                user=user, id=scope["url_route"]["kwargs"]["conversation_id"]
+            return await run_step(
+                selectors.conversation_get_for_user,
+                user=user,
+                id=scope["url_route"]["kwargs"]["conversation_id"],
             )
         except Http404:
             return None
@@ -134,21 +136,24 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         "sync": "sync",
     }
 
-    @database_sync_to_async
-    def get_message(self, message_id) -> Message:
+    async def get_message(self, message_id) -> Message:
         """A message of this socket's conversation; any other id is not found."""
+        return await run_step(self._message_of, message_id)
+
+    def _message_of(self, message_id) -> Message:
         message = selectors.message_get_for_user(user=self.scope["user"], id=message_id)
         if message.conversation_id != self.conversation.id:
             raise Http404("No such message in this conversation.")
         return message
 
     async def check_rate(self) -> None:
-        await database_sync_to_async(check_generation_rate)(self.scope["user"])
+        await run_step(check_generation_rate, self.scope["user"])
 
     async def create_message(self, frame):
         data = validated(CreateFrameSerializer, frame)
         await self.check_rate()
-        reply, created = await database_sync_to_async(services.message_continue)(
+        reply, created = await run_step(
+            services.message_continue,
             conversation=self.conversation,
             content=data["content"],
             parent_id=data.get("parent_id"),
@@ -163,7 +168,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         data = validated(EditFrameSerializer, frame)
         await self.check_rate()
         message = await self.get_message(data["message_id"])
-        reply, created = await database_sync_to_async(services.message_edit)(
+        reply, created = await run_step(
+            services.message_edit,
             message=message,
             content=data["content"],
             references=data.get("references"),
@@ -176,18 +182,18 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def reset_message(self, frame):
         message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
         await self.check_rate()
-        reply, created = await database_sync_to_async(services.message_reset)(message=message)
+        reply, created = await run_step(services.message_reset, message=message)
         # The reply runs on its own: this handler returns at once.
         await generation.reply_start(reply, created=created)
 
     async def cancel_generation(self, frame):
         message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
-        await database_sync_to_async(services.message_cancel)(message=message)
+        await run_step(services.message_cancel, message=message)
 
     async def switch_branch(self, frame):
         message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
-        await database_sync_to_async(services.conversation_switch_branch)(
-            conversation=self.conversation, message=message
+        await run_step(
+            services.conversation_switch_branch, conversation=self.conversation, message=message
         )
 
     async def sync(self, frame):
@@ -197,8 +203,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if message.status == Message.Status.IN_PROGRESS:
             await generation.request_sync(message.id, self.channel_name)
             return
-        stored = await database_sync_to_async(selectors.message_dict_for_user)(
-            user=self.scope["user"], message_id=message.id
+        stored = await run_step(
+            selectors.message_dict_for_user, user=self.scope["user"], message_id=message.id
         )
         if stored["status"] == Message.Status.QUEUED:
             await self.send_json(events.message_snapshot(stored, seq=0))

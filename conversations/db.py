@@ -16,9 +16,7 @@ def release_connection() -> None:
 
 
 @functools.cache
-def _workers(lane: str) -> ThreadPoolExecutor:
-    if lane != "steps":
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"db-{lane}")
+def _workers() -> ThreadPoolExecutor:
     # As many threads as the pool has connections: the pool, not a thread, is the limit.
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool") or {}
     size = pool.get("max_size", 10) if isinstance(pool, dict) else 10
@@ -36,10 +34,9 @@ def _released(function):
     return step
 
 
-async def run_step(function, /, *args, lane: str = "steps", **kwargs):
+async def run_step(function, /, *args, **kwargs):
     """Run `function` on a database worker thread, then give its connection back: the
     caller holds no connection between steps, and steps of many callers run side by side
-    instead of queueing behind one thread. Another `lane` has a thread of its own, for
-    work that must not wait behind the steps (a heartbeat)."""
-    run = sync_to_async(_released(function), thread_sensitive=False, executor=_workers(lane))
+    instead of queueing behind one thread."""
+    run = sync_to_async(_released(function), thread_sensitive=False, executor=_workers())
     return await run(*args, **kwargs)

@@ -18,13 +18,14 @@ import functools
 import logging
 import os
 import socket
+import threading
 import time
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from . import events, services
 from .db import run_step
@@ -350,7 +351,8 @@ class ReplyRunner:
         if reply.status != Message.Status.IN_PROGRESS:
             return reply
         self.conversation_id = conversation.id
-        self.last_checkpoint = self.last_publish = time.monotonic()
+        # The first delta goes out at once (no frame before it to gather with).
+        self.last_checkpoint = time.monotonic()
         error = None
         streaming = self.task = asyncio.current_task()
         listener = asyncio.create_task(self.listen(streaming))
@@ -414,6 +416,19 @@ async def run_queued(conversation_id) -> None:
         await ReplyRunner(following.id).run()
 
 
+def beat(process, stop: threading.Event) -> None:
+    """Keep `process`'s heartbeat until `stop` is set, from a thread of its own: however
+    busy the event loop (or the database steps of its replies), a live process is never
+    taken for a dead one."""
+    while not stop.wait(PROCESS_HEARTBEAT_INTERVAL):
+        try:
+            services.server_process_beat(process=process)
+        except Exception:
+            logger.warning("The heartbeat of this process failed", exc_info=True)
+        finally:
+            connection.close()
+
+
 class Replies:
     """The process's running replies: starts them as tasks it owns, and cancels them
     all on shutdown, so no reply depends on the socket or request that started it."""
@@ -423,6 +438,7 @@ class Replies:
         self.server_loop = None  # the event loop of the ASGI server, while it serves
         self.closing = False  # the server is shutting down: no reply starts any more
         self.process = None  # this server process, as recorded while it serves
+        self.beating = threading.Event()  # set: this process's heartbeat stops
         self.runners: dict[str, ReplyRunner] = {}  # the replies streaming here, by id
 
     def _own(self, coroutine, *, detached: bool = True) -> asyncio.Task:
@@ -450,7 +466,7 @@ class Replies:
     async def recover(self) -> None:
         """Mark replies orphaned by a dead process `incomplete` and start their queues."""
         conversation_ids = await database(services.replies_recover_stale)(
-            silent_for=STALE_AFTER, process_silent_for=PROCESS_STALE_AFTER
+            silent_for=STALE_AFTER, process_silent_for=PROCESS_STALE_AFTER, alive=self.process
         )
         for conversation_id in set(conversation_ids):
             self.start_queue(conversation_id)
@@ -458,21 +474,19 @@ class Replies:
     async def watch(self) -> None:
         """While the server serves: keep this process's heartbeat, and look for replies
         orphaned by dead processes at start-up, then every few seconds."""
-        recovered = 0.0
         while True:
             try:
                 if self.process is None:
                     self.process = await database(services.server_process_register)(
                         host=socket.gethostname(), pid=os.getpid()
                     )
-                # A thread of its own: a backlog of replies' steps never delays it.
-                await run_step(services.server_process_beat, process=self.process, lane="beat")
-                if time.monotonic() - recovered >= RECOVER_INTERVAL:
-                    recovered = time.monotonic()
-                    await self.recover()
+                    threading.Thread(
+                        target=beat, args=(self.process, self.beating), daemon=True
+                    ).start()
+                await self.recover()
             except Exception:
-                logger.exception("Keeping the heartbeat or recovering orphaned replies failed")
-            await asyncio.sleep(PROCESS_HEARTBEAT_INTERVAL)
+                logger.exception("Looking for orphaned replies failed")
+            await asyncio.sleep(RECOVER_INTERVAL)
 
     async def shutdown(self) -> None:
         for task in list(self.tasks):
@@ -540,8 +554,10 @@ async def lifespan(scope, receive, send) -> None:
             replies.closing = True
             await replies.shutdown()
             if replies.process is not None:
+                replies.beating.set()
                 await database(services.server_process_retire)(process=replies.process)
                 replies.process = None
+                replies.beating = threading.Event()
             replies.server_loop = None
             replies.closing = False  # this process may serve again (as tests do)
             await send({"type": "lifespan.shutdown.complete"})

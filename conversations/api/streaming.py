@@ -144,6 +144,7 @@ def continue_stream(*, conversation, user, start) -> StreamingHttpResponse:
         raise
     if not created:
         return _follow(subscription, reply, user)
+    release_connection()  # stored: the rest needs no database
     async_to_sync(generation.reply_start)(reply)
     return _response(_reply_lines(subscription, reply))
 

@@ -139,14 +139,17 @@ def reply_attach_runner(*, reply_id, process: ServerProcess) -> None:
     Message.objects.filter(id=reply_id, status=Message.Status.IN_PROGRESS).update(runner=process)
 
 
-def replies_recover_stale(*, silent_for, process_silent_for) -> list:
+def replies_recover_stale(*, silent_for, process_silent_for, alive=None) -> list:
     """Mark replies whose runner died as `incomplete`, keeping what was stored: those of a
     server process whose heartbeat stopped `process_silent_for` ago, and those run
-    outside a server process that wrote nothing for `silent_for`. Returns the ids of
+    outside a server process that wrote nothing for `silent_for`; never those of the
+    `alive` process (the caller's own). Returns the ids of
     conversations whose queues the caller drains: theirs, and those with replies queued
     behind nothing (left by a process that shut down)."""
     now = timezone.now()
     dead = ServerProcess.objects.filter(heartbeat_at__lt=now - process_silent_for)
+    if alive is not None:
+        dead = dead.exclude(id=alive.id)
     stale = Message.objects.filter(status=Message.Status.IN_PROGRESS).filter(
         Q(runner__in=dead) | Q(runner__isnull=True, updated_at__lt=now - silent_for)
     )
