@@ -65,11 +65,11 @@ def storable(value):
 
 
 def content_item_from_dict(
-    item: dict, *, message: Message, index: int, render: bool = True
+    item: dict, *, message: Message, index: int, render: bool = False
 ) -> ContentItem:
     """An unsaved row for a flat content-item dict; unknown types are kept as they are.
-    Model text gets its `html` here, rendered once for every later read; `render=False`
-    leaves it to readers (a running reply's text, which is about to grow)."""
+    `render` stores model text with its `html`, rendered once for every later read: for
+    text that is final (not a running reply's, which is about to grow)."""
     item = storable(item)
     item_type = item["type"]
     # `html` is ours to render; one arriving from outside is never kept.

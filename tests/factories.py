@@ -45,6 +45,7 @@ def make_branch(conversation, length: int, parent=None) -> list[Message]:
             else {"type": "output_text", "text": f"Answer **{n}**"},
             message=message,
             index=0,
+            render=True,
         )
         for n, message in enumerate(messages)
     )

@@ -7,6 +7,7 @@ from django.apps import apps
 from conversations import services
 from conversations.models import ContentItem
 from conversations.rendering import render_markdown
+from conversations.services.messages import announce_finished
 from tests.factories import make_conversation, make_message
 
 
@@ -140,22 +141,33 @@ def test_html_smuggled_in_through_an_import_is_never_served(client, alice):
 # Rendered once: model text is stored with its HTML, and reads serve that.
 
 MARKDOWN = "Some **bold**, a table:\n\n| a | b |\n|--:|---|\n| 1 | 2 |\n\n```python\nx = 1\n```"
+REPLY_CONTENT = [{"type": "output_text", "text": MARKDOWN, "annotations": []}]
 
 
 def stored_html(message) -> list:
     return [(item.text, item.html) for item in message.content.order_by("index")]
 
 
-def test_a_finished_reply_is_stored_with_the_html_of_its_text(alice):
+@pytest.fixture
+def running_reply(alice):
+    """A reply whose runner has checkpointed MARKDOWN so far."""
     conversation = make_conversation(alice)
     question = make_message(conversation, text="Show me")
     reply = make_message(conversation, question, role="assistant", status="in_progress")
-    content = [{"type": "output_text", "text": MARKDOWN, "annotations": []}]
-    services.reply_checkpoint(reply_id=reply.id, content=content)
+    services.reply_checkpoint(reply_id=reply.id, content=REPLY_CONTENT)
     assert stored_html(reply) == [(MARKDOWN, "")]  # checkpoints never render
+    return reply
 
-    services.reply_finish(reply_id=reply.id, content=content, status="completed")
-    assert stored_html(reply) == [(MARKDOWN, render_markdown(MARKDOWN))]
+
+def test_a_finished_reply_is_stored_with_the_html_of_its_text(running_reply):
+    services.reply_finish(reply_id=running_reply.id, content=REPLY_CONTENT, status="completed")
+    assert stored_html(running_reply) == [(MARKDOWN, render_markdown(MARKDOWN))]
+
+
+def test_a_reply_ended_without_a_finish_is_stored_with_the_html_of_what_arrived(running_reply):
+    # What ends a reply whose process died (its recovery), once it is marked incomplete.
+    announce_finished(running_reply.id)
+    assert stored_html(running_reply) == [(MARKDOWN, render_markdown(MARKDOWN))]
 
 
 def test_the_welcome_message_and_imports_are_stored_with_their_html(alice, settings):

@@ -9,13 +9,10 @@ from ..serialization import content_item_from_dict, storable
 from .messages import UNFINISHED, announce_finished, lock_conversation
 
 
-def _store_content(reply: Message, content: list[dict], *, render: bool) -> None:
+def _store_content(reply: Message, content: list[dict]) -> None:
     ContentItem.objects.filter(message=reply).delete()
     ContentItem.objects.bulk_create(
-        [
-            content_item_from_dict(item, message=reply, index=i, render=render)
-            for i, item in enumerate(content)
-        ]
+        [content_item_from_dict(item, message=reply, index=i) for i, item in enumerate(content)]
     )
 
 
@@ -55,7 +52,7 @@ def reply_finish(
             return None
         if reply.status == Message.Status.CANCELLED:
             status = Message.Status.CANCELLED
-        _store_content(reply, content, render=True)
+        _store_content(reply, content)
         reply.status = status
         reply.usage = usage
         reply.error = storable(error)
@@ -73,8 +70,7 @@ def reply_checkpoint(*, reply_id, content: list[dict] | None = None) -> bool:
         if not running.update(updated_at=timezone.now()):
             return False
         if content is not None:
-            # Not rendered: the text grows until `reply_finish` renders it once.
-            _store_content(Message(id=reply_id), content, render=False)
+            _store_content(Message(id=reply_id), content)
     return True
 
 
