@@ -152,6 +152,10 @@ class ContentItem(models.Model):
     type = models.CharField(max_length=64)
     text = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # Model text (`output_text`) rendered to sanitized HTML when it is stored, so reads
+    # do not render it again. Empty for other types, and while a reply runs: its
+    # checkpoints store text that is about to grow, which readers render themselves.
+    html = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["message", "index"]

@@ -24,6 +24,9 @@ from .serialization import (
 
 # What `secrets.token_urlsafe` makes, up to the column's length.
 SHARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Messages of a branch read at once: by default, and at most (`?limit=`).
+BRANCH_PAGE_SIZE = 50
+MAX_BRANCH_PAGE_SIZE = 200
 
 
 def conversation_list_for_user(
@@ -110,11 +113,23 @@ def message_path_ids(*, conversation_id, leaf_id) -> list:
     return path
 
 
-def message_path(*, conversation_id, leaf_id) -> list[Message]:
-    """The messages from the root down to `leaf_id`, with content and references."""
-    ids = message_path_ids(conversation_id=conversation_id, leaf_id=leaf_id)
+def _messages_in_order(ids: list) -> list[Message]:
+    """The messages `ids`, in that order, with content and references."""
     by_id = messages_with_content().in_bulk(ids)
     return [by_id[message_id] for message_id in ids]
+
+
+def message_path(*, conversation_id, leaf_id) -> list[Message]:
+    """The messages from the root down to `leaf_id`, with content and references."""
+    return _messages_in_order(message_path_ids(conversation_id=conversation_id, leaf_id=leaf_id))
+
+
+def message_path_tail(*, conversation_id, leaf_id, limit: int) -> tuple[list[Message], bool]:
+    """The last `limit` messages from the root down to `leaf_id`, with content and
+    references, and whether earlier ones exist. Only these messages are loaded."""
+    ids = message_path_ids(conversation_id=conversation_id, leaf_id=leaf_id)
+    tail = ids[-limit:]
+    return _messages_in_order(tail), len(ids) > len(tail)
 
 
 def conversation_branch(*, conversation: Conversation) -> list[Message]:
@@ -154,22 +169,37 @@ def conversation_tree(*, conversation: Conversation) -> list[Message]:
     return list(messages_with_content().filter(conversation=conversation))
 
 
-def conversation_hints(*, conversation: Conversation, branch: list[Message]) -> list[str]:
-    """Suggested first prompts, while the branch has no user message yet."""
-    if any(message.role == Message.Role.USER for message in branch):
+def conversation_hints(*, page: dict) -> list[str]:
+    """Suggested first prompts, while the branch has no user message yet. `page` is the
+    branch's last page: a branch longer than one page is no new conversation."""
+    if page["has_more"] or any(m["role"] == Message.Role.USER for m in page["messages"]):
         return []
     return list(settings.CHAT_HINTS)
+
+
+def _siblings_by_parent(messages: list[Message], conversation_id) -> dict:
+    """{parent_id: [child ids, oldest first]} for the parents of `messages`, in one query
+    (not the whole tree: a page of a long branch reads only its messages' siblings)."""
+    parents = {message.parent_id for message in messages}
+    rows = Message.objects.filter(parent_id__in=parents - {None})
+    if None in parents:
+        roots = Message.objects.filter(conversation_id=conversation_id, parent__isnull=True)
+        rows = rows | roots
+    children = defaultdict(list)
+    for message_id, parent_id in rows.order_by("created_at").values_list("id", "parent_id"):
+        children[parent_id].append(message_id)
+    return children
 
 
 def message_dicts_for_user(*, user, messages: list[Message], conversation_id=None) -> list[dict]:
     """Messages in the API shape with the user's feedback and each one's siblings.
 
-    Two queries whatever the number of messages: the tree and the feedback.
+    Two queries whatever the number of messages: the siblings and the feedback.
     """
     if not messages:
         return []
     conversation_id = conversation_id or messages[0].conversation_id
-    children = _children_by_parent(conversation_id)
+    children = _siblings_by_parent(messages, conversation_id)
     feedback = {
         row.message_id: row
         for row in Feedback.objects.filter(user=user, message_id__in=[m.id for m in messages])
@@ -183,16 +213,38 @@ def message_dicts_for_user(*, user, messages: list[Message], conversation_id=Non
     return result
 
 
-def conversation_detail(*, user, conversation: Conversation) -> dict:
-    """A conversation with its shown branch as `messages` and its `hints`, in the API shape."""
-    branch = conversation_branch(conversation=conversation)
+def conversation_branch_page(
+    *, user, conversation: Conversation, before=None, limit: int = BRANCH_PAGE_SIZE
+) -> dict:
+    """A page of the shown branch in the API shape: `messages`, oldest first, and
+    `has_more` when earlier ones exist. The page is the branch's last `limit` messages, or
+    with `before` (a message of this conversation, else a 404) the `limit` messages above
+    it on its path from the root: pass the first message of a page to get the one before.
+    A fixed number of queries, whatever the length of the branch."""
+    leaf_id = conversation.current_leaf_id
+    if before is not None:
+        try:
+            leaf_id = Message.objects.values_list("parent_id", flat=True).get(
+                conversation=conversation, id=uuid.UUID(str(before))
+            )
+        except (ValueError, Message.DoesNotExist):
+            raise Http404("No such message in this conversation.") from None
+    messages, has_more = message_path_tail(
+        conversation_id=conversation.id, leaf_id=leaf_id, limit=limit
+    )
     return {
-        **conversation_to_dict(conversation),
         "messages": message_dicts_for_user(
-            user=user, messages=branch, conversation_id=conversation.id
+            user=user, messages=messages, conversation_id=conversation.id
         ),
-        "hints": conversation_hints(conversation=conversation, branch=branch),
+        "has_more": has_more,
     }
+
+
+def conversation_detail(*, user, conversation: Conversation, limit: int = BRANCH_PAGE_SIZE) -> dict:
+    """A conversation with the last page of its shown branch (`messages` and `has_more`,
+    see `conversation_branch_page`) and its `hints`, in the API shape."""
+    page = conversation_branch_page(user=user, conversation=conversation, limit=limit)
+    return {**conversation_to_dict(conversation), **page, "hints": conversation_hints(page=page)}
 
 
 def message_dict_for_user(*, user, message_id) -> dict:

@@ -64,18 +64,25 @@ def storable(value):
     return value
 
 
-def content_item_from_dict(item: dict, *, message: Message, index: int) -> ContentItem:
-    """An unsaved row for a flat content-item dict; unknown types are kept as they are."""
+def content_item_from_dict(
+    item: dict, *, message: Message, index: int, render: bool = False
+) -> ContentItem:
+    """An unsaved row for a flat content-item dict; unknown types are kept as they are.
+    `render` stores model text with its `html`, rendered once for every later read: for
+    text that is final (not a running reply's, which is about to grow)."""
     item = storable(item)
     item_type = item["type"]
-    # `html` is ours to render on the way out; one arriving from outside is never kept.
+    # `html` is ours to render; one arriving from outside is never kept.
     data = {key: value for key, value in item.items() if key not in ("type", "html")}
     text_key = TEXT_KEYS.get(item_type)
     if text_key is not None and isinstance(data.get(text_key), str):
         text = data.pop(text_key)
     else:
         text = searchable_text(item)
-    return ContentItem(message=message, index=index, type=item_type, text=text, data=data)
+    row = ContentItem(message=message, index=index, type=item_type, text=text, data=data)
+    if render:
+        row.html = item_html(row)
+    return row
 
 
 def content_item_to_dict(row: ContentItem) -> dict:
@@ -103,20 +110,28 @@ def reference_to_dict(row: Reference) -> dict:
     return {"type": row.type, "name": row.name, "url": row.url, "content": row.content}
 
 
-def rendered_item(item: dict) -> dict:
-    """An item as clients show it: model text gets `html`, rendered and sanitized here."""
-    if item["type"] == "output_text":
-        text = item.get("text")
-        return {**item, "html": render_markdown(text if isinstance(text, str) else "")}
+def item_html(row: ContentItem) -> str:
+    """The sanitized HTML of a stored item's model text ("" for other types)."""
+    if row.type != "output_text":
+        return ""
+    text = content_item_to_dict(row).get("text")
+    return render_markdown(text if isinstance(text, str) else "")
+
+
+def rendered_item(row: ContentItem) -> dict:
+    """A stored item as clients show it: model text with its `html`, as rendered when it
+    was stored (rendered now only for text stored without, a running reply's)."""
+    item = content_item_to_dict(row)
+    if row.type == "output_text":
+        item["html"] = row.html or item_html(row)
     return item
 
 
 def message_to_dict(message: Message, *, rendered: bool = False) -> dict:
     """A message in the API shape. Prefetch `content` and `references` (selectors do).
     `rendered` adds `html` to model text for clients; never for the model or exports."""
-    content = [content_item_to_dict(item) for item in message.content.all()]
-    if rendered:
-        content = [rendered_item(item) for item in content]
+    to_dict = rendered_item if rendered else content_item_to_dict
+    content = [to_dict(item) for item in message.content.all()]
     return {
         "id": str(message.id),
         "parent_id": str(message.parent_id) if message.parent_id else None,

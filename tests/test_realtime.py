@@ -15,6 +15,7 @@ from django.utils import timezone
 from conversations import generation
 from conversations.llm.demo import demo_reply
 from conversations.models import Message
+from conversations.rendering import render_markdown
 from tests.factories import make_conversation, make_message
 from tests.tcp_proxy import CuttableProxy
 from tests.websocket import open_socket
@@ -93,6 +94,9 @@ async def test_two_tabs_receive_the_same_complete_stream(conversation, alice, ru
     final = seen_first[-1]["message"]
     assert final["status"] == "completed"
     assert "Hello there" in text_of(final)
+    # The end frame shows the HTML stored with the reply: the text's rendering.
+    output = next(item for item in final["content"] if item["type"] == "output_text")
+    assert output["html"] == render_markdown(output["text"])
     for frames in (seen_first, seen_second):
         deltas = [f for f in frames if f["type"] == "message.delta"]
         assert [f["seq"] for f in deltas] == list(range(1, len(deltas) + 1))

@@ -1,8 +1,14 @@
+import importlib
 from html.parser import HTMLParser
 
 import pytest
+from django.apps import apps
 
+from conversations import services
+from conversations.models import ContentItem
 from conversations.rendering import render_markdown
+from conversations.services.messages import announce_finished
+from tests.factories import make_conversation, make_message
 
 
 def test_markdown_basics_render():
@@ -130,3 +136,97 @@ def test_html_smuggled_in_through_an_import_is_never_served(client, alice):
     share = client.post(f"/api/conversations/{conversation_id}/shares/", {}, "application/json")
     page = client.get(f"/s/{share.json()['token']}/").content.decode()
     assert "<script>" not in page
+
+
+# Rendered once: model text is stored with its HTML, and reads serve that.
+
+MARKDOWN = "Some **bold**, a table:\n\n| a | b |\n|--:|---|\n| 1 | 2 |\n\n```python\nx = 1\n```"
+REPLY_CONTENT = [{"type": "output_text", "text": MARKDOWN, "annotations": []}]
+
+
+def stored_html(message) -> list:
+    return [(item.text, item.html) for item in message.content.order_by("index")]
+
+
+@pytest.fixture
+def running_reply(alice):
+    """A reply whose runner has checkpointed MARKDOWN so far."""
+    conversation = make_conversation(alice)
+    question = make_message(conversation, text="Show me")
+    reply = make_message(conversation, question, role="assistant", status="in_progress")
+    services.reply_checkpoint(reply_id=reply.id, content=REPLY_CONTENT)
+    assert stored_html(reply) == [(MARKDOWN, "")]  # checkpoints never render
+    return reply
+
+
+def test_a_finished_reply_is_stored_with_the_html_of_its_text(running_reply):
+    services.reply_finish(reply_id=running_reply.id, content=REPLY_CONTENT, status="completed")
+    assert stored_html(running_reply) == [(MARKDOWN, render_markdown(MARKDOWN))]
+
+
+def test_a_reply_ended_without_a_finish_is_stored_with_the_html_of_what_arrived(running_reply):
+    # What ends a reply whose process died (its recovery), once it is marked incomplete.
+    announce_finished(running_reply.id)
+    assert stored_html(running_reply) == [(MARKDOWN, render_markdown(MARKDOWN))]
+
+
+def test_the_welcome_message_and_imports_are_stored_with_their_html(alice, settings):
+    settings.CHAT_WELCOME_MESSAGE = MARKDOWN
+    welcome = services.conversation_create(owner=alice).current_leaf
+    assert stored_html(welcome) == [(MARKDOWN, render_markdown(MARKDOWN))]
+    imported = services.conversation_import(
+        owner=alice,
+        data={
+            "format": "chatproject.conversation",
+            "version": 1,
+            "conversation": {},
+            "messages": [
+                {
+                    "id": "1",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": MARKDOWN}],
+                }
+            ],
+        },
+    )
+    assert stored_html(imported.current_leaf) == [(MARKDOWN, render_markdown(MARKDOWN))]
+
+
+def test_every_read_serves_the_stored_html_without_rendering_again(client, alice):
+    conversation = make_conversation(alice)
+    question = make_message(conversation, text="Show me")
+    answer = make_message(conversation, question, role="assistant", text=MARKDOWN)
+    conversation.current_leaf = answer
+    conversation.save()
+    # Whatever is stored is what every reader gets: nothing renders the text again.
+    ContentItem.objects.filter(message=answer).update(html="<p>stored</p>")
+    share = services.share_create(conversation=conversation, user=alice, message=answer)
+    client.force_login(alice)
+
+    def served(url, *path):
+        body = client.get(url).json()
+        for key in path:
+            body = body[key]
+        return body["content"][0]["html"]
+
+    assert served(f"/api/conversations/{conversation.id}/", "messages", -1) == "<p>stored</p>"
+    assert served(f"/api/conversations/{conversation.id}/messages/", "messages", -1) == (
+        "<p>stored</p>"
+    )
+    assert served(f"/api/messages/{answer.id}/") == "<p>stored</p>"
+    assert served(f"/api/shared/{share.token}/", "messages", -1) == "<p>stored</p>"
+    assert "<p>stored</p>" in client.get(f"/s/{share.token}/").content.decode()
+    assert "\\u003Cp\\u003Estored" in client.get(f"/c/{conversation.id}/").content.decode()
+
+
+def test_text_stored_before_html_was_kept_gets_it_from_the_migration(alice):
+    migration = importlib.import_module("conversations.migrations.0004_contentitem_html")
+    conversation = make_conversation(alice)
+    question = make_message(conversation, text="Show me")
+    answer = make_message(conversation, question, role="assistant", text=MARKDOWN)
+    ContentItem.objects.create(message=answer, index=1, type="output_text", data={"text": 5})
+    assert [html for _, html in stored_html(answer)] == ["", ""]
+
+    migration.render_stored_text(apps, None)
+    assert stored_html(answer) == [(MARKDOWN, render_markdown(MARKDOWN)), ("", "")]
+    assert stored_html(question) == [("Show me", "")]  # user text is never HTML

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from ..inputs import TextField
 from ..models import Conversation, Message
+from ..selectors import BRANCH_PAGE_SIZE, MAX_BRANCH_PAGE_SIZE
 
 
 @extend_schema_field(
@@ -63,6 +64,29 @@ class MessageListSerializer(serializers.Serializer):
     messages = MessageSerializer(many=True)
 
 
+class PageLimitSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_BRANCH_PAGE_SIZE,
+        default=BRANCH_PAGE_SIZE,
+        help_text="How many messages of the current branch: its last ones",
+    )
+
+
+class BranchPageQuerySerializer(PageLimitSerializer):
+    before = TextField(
+        required=False,
+        help_text="A message id (the first message of the page you have): the page is the "
+        "`limit` messages above it on its path from the root",
+    )
+
+
+class BranchPageSerializer(MessageListSerializer):
+    has_more = serializers.BooleanField(
+        help_text="Earlier messages exist: ask for them with `before` = the first message's id"
+    )
+
+
 class ConversationSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
@@ -93,13 +117,21 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 
 class ConversationDetailSerializer(ConversationSerializer):
-    messages = MessageSerializer(many=True, read_only=True, help_text="The current branch")
+    messages = MessageSerializer(
+        many=True,
+        read_only=True,
+        help_text="The last page of the current branch (`limit` messages), oldest first",
+    )
+    has_more = serializers.BooleanField(
+        read_only=True,
+        help_text="The branch goes on above `messages`: GET `branch/?before=<messages[0].id>`",
+    )
     hints = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="Suggested first prompts"
     )
 
     class Meta(ConversationSerializer.Meta):
-        fields = [*ConversationSerializer.Meta.fields, "messages", "hints"]
+        fields = [*ConversationSerializer.Meta.fields, "messages", "has_more", "hints"]
 
 
 class BranchSerializer(serializers.Serializer):

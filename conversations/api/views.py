@@ -63,6 +63,13 @@ def idempotency_key(request) -> str:
     return request.headers.get("Idempotency-Key", "")
 
 
+def valid_query(request, serializer_class) -> dict:
+    """The request's query parameters checked by `serializer_class` (else a 400)."""
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 @extend_schema(tags=["conversations"])
 class ConversationListView(generics.ListCreateAPIView):
     """Your conversations, most recently updated first; `?q=` searches titles and text."""
@@ -102,15 +109,22 @@ class ConversationListView(generics.ListCreateAPIView):
 
 @extend_schema(tags=["conversations"])
 class ConversationDetailView(APIView):
-    """One conversation with its current branch as `messages`."""
+    """One conversation with the last page of its current branch as `messages`."""
 
     def get_object(self):
         return selectors.conversation_get_for_user(user=self.request.user, id=self.kwargs["pk"])
 
-    @extend_schema(responses=s.ConversationDetailSerializer)
+    @extend_schema(parameters=[s.PageLimitSerializer], responses=s.ConversationDetailSerializer)
     def get(self, request, pk):
+        """One conversation with the last `limit` messages of its current branch as
+        `messages`; with `has_more`, earlier ones come from `GET branch/?before=`."""
+        conversation = self.get_object()
         return Response(
-            selectors.conversation_detail(user=request.user, conversation=self.get_object())
+            selectors.conversation_detail(
+                user=request.user,
+                conversation=conversation,
+                **valid_query(request, s.PageLimitSerializer),
+            )
         )
 
     @extend_schema(request=s.ConversationSerializer, responses=s.ConversationDetailSerializer)
@@ -186,10 +200,26 @@ class ContinueView(APIView):
 
 @extend_schema(tags=["conversations"])
 class BranchView(APIView):
-    """Switch branch: show the newest leaf under `message_id`."""
+    """The current branch: read it a page at a time, or switch it."""
+
+    @extend_schema(parameters=[s.BranchPageQuerySerializer], responses=s.BranchPageSerializer)
+    def get(self, request, pk):
+        """A page of the current branch, oldest first: its last `limit` messages, or the
+        `limit` messages above the message `before` on its path from the root. Pass the
+        first message of the page you have to get the one before it, until `has_more` is
+        false."""
+        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
+        return Response(
+            selectors.conversation_branch_page(
+                user=request.user,
+                conversation=conversation,
+                **valid_query(request, s.BranchPageQuerySerializer),
+            )
+        )
 
     @extend_schema(request=s.BranchSerializer, responses=s.ConversationDetailSerializer)
     def post(self, request, pk):
+        """Switch branch: show the newest leaf under `message_id`."""
         conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
         serializer = s.BranchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

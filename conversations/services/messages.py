@@ -30,6 +30,7 @@ from ..llm.moderation import moderate, refuses
 from ..models import ContentItem, Conversation, Message, Reference
 from ..serialization import (
     content_item_from_dict,
+    item_html,
     message_to_dict,
     reference_from_dict,
     reference_to_dict,
@@ -51,7 +52,10 @@ def create_message(*, conversation, parent, role, items=(), references=(), **fie
     """A message with its content items and references (no lock, no frame)."""
     message = Message.objects.create(conversation=conversation, parent=parent, role=role, **fields)
     ContentItem.objects.bulk_create(
-        [content_item_from_dict(item, message=message, index=i) for i, item in enumerate(items)]
+        [
+            content_item_from_dict(item, message=message, index=i, render=True)
+            for i, item in enumerate(items)
+        ]
     )
     Reference.objects.bulk_create(
         [reference_from_dict(ref, message=message, index=i) for i, ref in enumerate(references)]
@@ -65,8 +69,14 @@ def announce_conversation(conversation: Conversation) -> None:
 
 
 def announce_finished(reply_id) -> Message:
-    """The stored reply; its one final frame goes to the tabs after commit."""
+    """The stored reply, its model text rendered for good (checkpoints store the text
+    alone: it was still growing); its one final frame goes to the tabs after commit.
+    Every end of a reply comes here: finished, cancelled, or found dead."""
     reply = selectors.messages_with_content().get(id=reply_id)
+    final_text = [row for row in reply.content.all() if row.type == ContentItem.Type.OUTPUT_TEXT]
+    for row in final_text:
+        row.html = item_html(row)
+    ContentItem.objects.bulk_update(final_text, ["html"])
     events.send_event_on_commit(
         reply.conversation_id, events.message_finished(message_to_dict(reply, rendered=True))
     )

@@ -136,7 +136,7 @@ def conversation_import(*, owner, data) -> Conversation:
             new_ids[data_message["id"]] = message.id
             rows.append(message)
             items += [
-                content_item_from_dict(item, message=message, index=i)
+                content_item_from_dict(item, message=message, index=i, render=True)
                 for i, item in enumerate(data_message.get("content", []))
             ]
             # Names are cut to their column like titles: they are only shown.

@@ -32,6 +32,7 @@ def routes(owned, conversation_id=None, message_id=None, token=None):
         ("get", f"/api/conversations/{c}/messages/", None),
         ("post", f"/api/conversations/{c}/continue/", {"content": "hi"}),
         ("post", f"/api/conversations/{c}/branch/", {"message_id": str(m)}),
+        ("get", f"/api/conversations/{c}/branch/?before={m}", None),
         ("get", f"/api/conversations/{c}/export/", None),
         ("get", f"/api/conversations/{c}/shares/", None),
         ("post", f"/api/conversations/{c}/shares/", {}),

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from conversations import services
 from conversations.models import ContentItem, Conversation, Feedback, Message, Share
 from tests.browser.conftest import record_csp_violations
-from tests.factories import make_conversation, make_message
+from tests.factories import make_branch, make_conversation, make_message
 
 REPLY = 'article.assistant[data-status="completed"]'
 
@@ -207,6 +207,34 @@ def test_data_urls_are_never_links(login, alice, server_url):
     expect(page.locator(".citations")).to_contain_text("cite")
     expect(page.locator("article.user img.attachment-thumb")).to_have_attribute("src", png)
     assert page.locator('a[href^="data:"]').count() == 0
+
+
+def test_a_long_conversation_shows_its_earlier_messages_from_the_top(login, alice, server_url):
+    conversation = make_conversation(alice, title="Long")
+    branch = make_branch(conversation, 120)
+    page = login(alice, "alice-password")
+    page.goto(f"{server_url}/c/{conversation.id}/")
+    messages = page.locator("article.message")
+    expect(messages).to_have_count(50)
+    expect(messages.last).to_contain_text("Answer 119")
+    expect(messages.last.locator("strong")).to_have_text("119")  # the server's rendering
+
+    # Scrolled to the top, the page above comes in over what the reader was looking at.
+    page.locator("#messages").evaluate("box => { box.scrollTop = 0; }")
+    expect(messages).to_have_count(100)
+    expect(page.locator(f'[data-message-id="{branch[70].id}"]')).to_be_in_viewport()
+    page.get_by_role("button", name="Show earlier messages").dispatch_event("click")
+    expect(messages).to_have_count(120)
+    expect(page.get_by_role("button", name="Show earlier messages")).to_have_count(0)
+    shown = messages.evaluate_all("nodes => nodes.map((node) => node.dataset.messageId)")
+    assert shown == [str(message.id) for message in branch]
+
+    # Sharing offers the whole branch, loaded or not.
+    page.reload()
+    expect(messages).to_have_count(50)
+    page.locator(REPLY).last.get_by_role("button", name="Share").click()
+    expect(page.locator("#share-messages li")).to_have_count(120)
+    expect(page.locator("#share-messages li").first).to_contain_text("Question 0")
 
 
 def test_screenshots_light_and_dark(login, alice, tmp_path):

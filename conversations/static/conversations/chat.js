@@ -9,6 +9,8 @@ const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]")?.value ||
 const state = {
   conversation: data.conversation, // null until the first message is sent
   messages: data.conversation ? data.conversation.messages : [],
+  hasMore: data.conversation ? data.conversation.has_more : false, // earlier messages not loaded
+  loadingEarlier: null, // the request for them, while it runs
   streams: new Map(), // message id -> {seq, items: Map(index -> {type, text})}
   socket: null,
   outbox: [], // messages typed while the socket was down, sent when it is back
@@ -215,10 +217,11 @@ function renderUnsent(frame) {
 
 function renderAll() {
   const atBottom = state.followScroll;
-  messagesInner.replaceChildren(...state.messages.map(renderMessage), ...state.outbox.map(renderUnsent));
+  const earlier = state.hasMore ? [el("button", { type: "button", class: "show-earlier", onclick: () => loadEarlier() }, "Show earlier messages")] : [];
+  messagesInner.replaceChildren(...earlier, ...state.messages.map(renderMessage), ...state.outbox.map(renderUnsent));
   $("#empty-state").hidden = state.messages.length > 0;
   // Suggested prompts until the first question (a welcome message may stand before it).
-  $("#hints").hidden = state.messages.some((message) => message.role === "user");
+  $("#hints").hidden = state.hasMore || state.messages.some((message) => message.role === "user");
   if (atBottom) scrollToEnd();
 }
 
@@ -241,7 +244,27 @@ function scrollToEnd() {
 messagesBox.addEventListener("scroll", () => {
   // Follow the stream only while the reader is at the bottom.
   state.followScroll = messagesBox.scrollHeight - messagesBox.scrollTop - messagesBox.clientHeight < 40;
+  if (messagesBox.scrollTop < 200) loadEarlier();
 });
+
+// A long conversation comes with the last page of its branch: the pages above load when
+// the reader nears the top (or asks), one request at a time.
+function loadEarlier(limit = 50) {
+  if (!state.hasMore || !state.messages.length) return Promise.resolve();
+  state.loadingEarlier ??= prependEarlier(limit).finally(() => (state.loadingEarlier = null));
+  return state.loadingEarlier;
+}
+
+async function prependEarlier(limit) {
+  const first = state.messages[0].id;
+  const page = await api("GET", `conversations/${state.conversation.id}/branch/?before=${first}&limit=${limit}`);
+  if (state.messages[0]?.id !== first) return; // reloaded meanwhile: the page is of another branch
+  const fromBottom = messagesBox.scrollHeight - messagesBox.scrollTop;
+  state.messages = [...page.messages, ...state.messages];
+  state.hasMore = page.has_more;
+  renderAll();
+  messagesBox.scrollTop = messagesBox.scrollHeight - fromBottom; // the reader's place stays put
+}
 
 // ---------------------------------------------------------------- streaming
 
@@ -330,6 +353,7 @@ async function reload() {
   const detail = await api("GET", `conversations/${state.conversation.id}/`);
   state.conversation = detail;
   state.messages = detail.messages;
+  state.hasMore = detail.has_more;
   setTitle(detail.title);
   renderAll();
   syncRunning();
@@ -474,6 +498,8 @@ async function deleteMessage(message) {
 }
 
 async function openShareDialog(message) {
+  // The list offers the whole branch up to the message: load what is not shown yet.
+  while (state.hasMore) await loadEarlier(200);
   const dialog = $("#share-dialog");
   const list = $("#share-messages", dialog);
   const upto = state.messages.slice(0, state.messages.findIndex((m) => m.id === message.id) + 1);
@@ -512,6 +538,7 @@ async function sendMessage(text, attachments) {
     history.replaceState(null, "", `/c/${created.id}/`);
     state.conversation = created;
     state.messages = created.messages;
+    state.hasMore = created.has_more;
     $("#conversation-actions").hidden = false;
     addConversationLink(created);
     connect();
