@@ -220,7 +220,7 @@ def test_every_read_serves_the_stored_html_without_rendering_again(client, alice
 
 
 def test_text_stored_before_html_was_kept_gets_it_from_the_migration(alice):
-    migration = importlib.import_module("conversations.migrations.0004_contentitem_html")
+    migration = importlib.import_module("conversations.migrations.0005_contentitem_html")
     conversation = make_conversation(alice)
     question = make_message(conversation, text="Show me")
     answer = make_message(conversation, question, role="assistant", text=MARKDOWN)

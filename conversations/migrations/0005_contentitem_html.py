@@ -22,7 +22,7 @@ def render_stored_text(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("conversations", "0003_share_title")]
+    dependencies = [("conversations", "0004_server_process")]
     operations = [
         migrations.AddField(
             "contentitem", "html", models.TextField(blank=True, default="", editable=False)
