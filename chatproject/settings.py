@@ -164,6 +164,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+# Seconds to connect to Redis, and for the cache to wait for an answer: a Redis that hangs
+# then costs a request this long, not the operating system's minutes (the cache and the
+# channel layer both carry on without it).
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.5)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -171,7 +175,13 @@ if REDIS_URL:
             "CONFIG": {
                 # A read must outlast channels-redis's 5 s blocking pop, or idle sockets
                 # die every 5 s (as with redis-py 8's default timeout of 5 s).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": REDIS_TIMEOUT,
+                    }
+                ],
                 # The sockets of one server process share one list in Redis, so this
                 # bounds the frames waiting for all of them together; past it, frames
                 # are dropped.
@@ -196,6 +206,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "chatproject",
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
         }
     }
 else:
