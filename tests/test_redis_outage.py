@@ -1,6 +1,7 @@
 """With Redis away (the cache and the channel layer), chat keeps working, degraded: replies
 are counted per process, sockets open without hearing other processes, replies complete."""
 
+import asyncio
 import copy
 import logging
 import socket
@@ -14,11 +15,14 @@ from django.conf import settings as django_settings
 from rest_framework.authtoken.models import Token
 
 import chatproject.settings
+from conversations import events
+from conversations.generation import replies
 from conversations.models import Message
 from conversations.throttling import GenerationThrottle, Throttled, check_generation_rate
 from tests.conftest import free_port
 from tests.factories import make_conversation
 from tests.tcp_proxy import CuttableProxy
+from tests.websocket import open_socket
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -88,6 +92,26 @@ def test_a_cache_that_never_answers_does_not_hold_up_a_continue(
     assert response.json()["messages"][-1]["status"] == "completed"
 
 
+async def test_with_redis_unreachable_the_socket_opens_and_its_replies_complete(redis_down, alice):
+    conversation = await database_sync_to_async(make_conversation)(alice)
+    connected, tab = await open_socket(conversation.id, alice)
+    assert connected
+    await tab.send_json_to({"type": "message.create", "content": "Hello anyway"})
+    # The socket hears nothing (the frames go through Redis); the database has the reply.
+    reply = None
+    async with asyncio.timeout(20):
+        while reply is None or reply.status != "completed":
+            await asyncio.sleep(0.1)
+            reply = await Message.objects.filter(role="assistant").afirst()
+    # The socket still serves its page: a sync answers with the stored reply.
+    await tab.send_json_to({"type": "sync", "message_id": str(reply.id)})
+    frame = await tab.receive_json_from(timeout=10)
+    assert frame["type"] == "message.completed"
+    assert frame["message"]["id"] == str(reply.id)
+    await tab.disconnect()
+    await replies.shutdown()
+
+
 @pytest.fixture
 async def redis_behind_a_proxy(settings):
     """The cache and the channel layer reach Redis through a line the test can cut."""
@@ -98,6 +122,25 @@ async def redis_behind_a_proxy(settings):
     yield proxy
     await get_channel_layer().close_pools()
     await proxy.close()
+
+
+async def test_a_socket_opened_while_redis_was_down_hears_its_conversation_once_it_is_back(
+    redis_behind_a_proxy, alice
+):
+    conversation = await database_sync_to_async(make_conversation)(alice)
+    redis_behind_a_proxy.cut()
+    connected, tab = await open_socket(conversation.id, alice)
+    assert connected
+    redis_behind_a_proxy.restore()
+    # What another process would send to the conversation's sockets, until this one hears.
+    probe = {"type": "conversation.updated", "conversation": {"id": str(conversation.id)}}
+    async with asyncio.timeout(20):
+        while True:
+            await events.send_event(conversation.id, probe)
+            if await tab.receive_nothing(timeout=0.2) is False:
+                break
+    assert await tab.receive_json_from() == probe
+    await tab.disconnect()
 
 
 async def test_while_the_cache_is_down_replies_are_counted_in_the_process(
