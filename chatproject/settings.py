@@ -143,17 +143,29 @@ TEMPLATES = [
 ]
 
 # SQLite file by default; PostgreSQL (psycopg 3) with Django's connection pool,
-# which replaces persistent connections, so CONN_MAX_AGE stays 0.
+# which replaces persistent connections, so CONN_MAX_AGE stays 0. With the pool, health
+# checks are its `check` on checkout: a connection the server dropped (a restart,
+# pg_terminate_backend) is replaced then, not found out by a request failing on it.
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=0,
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env_int("DATABASE_POOL_MIN", 1),
-        "max_size": env_int("DATABASE_POOL_MAX", 10),
-    }
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Seconds to open a connection: a server that does not answer is soon given up.
+            "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
+            "pool": {
+                "min_size": env_int("DATABASE_POOL_MIN", 1),
+                "max_size": env_int("DATABASE_POOL_MAX", 10),
+                # Seconds a request waits for a connection; then it gets a 503.
+                "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+            },
+        }
+    )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several async tasks write at once (streaming replies); wait for the lock
     # instead of failing with "database is locked".

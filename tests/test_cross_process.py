@@ -2,10 +2,6 @@
 see it stream and can stop it."""
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -14,8 +10,8 @@ from django.conf import settings
 from rest_framework.authtoken.models import Token
 
 from conversations.models import Message
-from tests.conftest import free_port
 from tests.factories import make_conversation
+from tests.servers import server_process
 from tests.websocket import open_socket
 
 pytestmark = [
@@ -31,36 +27,8 @@ pytestmark = [
 @pytest.fixture
 def other_process(db):
     """A second server process (uvicorn) on the test database and the same Redis."""
-    database = settings.DATABASES["default"]
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-        f"{database['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "DEMO_STREAM_DELAY": "0.03",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "chatproject.asgi:application", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/accounts/login/", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError(server.stderr.read().decode()) from None
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    with server_process(DEMO_STREAM_DELAY="0.03") as (url, _process):
+        yield url
 
 
 async def test_a_reply_run_by_another_process_streams_to_this_one_and_stops_from_here(
