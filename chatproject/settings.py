@@ -112,6 +112,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, before the host check, https redirect, sessions and CSP.
+    "conversations.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "conversations.csp.ContentSecurityPolicyMiddleware",
     "conversations.asgi_files.StaticFilesMiddleware",

@@ -43,7 +43,7 @@ def server_process(**env: str):
     deadline = time.monotonic() + 30
     while True:
         try:
-            httpx.get(f"{url}/accounts/login/", timeout=1)
+            httpx.get(f"{url}/healthz", timeout=1)
             break
         except httpx.TransportError:
             if time.monotonic() > deadline or server.poll() is not None:
