@@ -1,14 +1,20 @@
-"""Two server processes share replies through Redis: one runs a reply, the other's tabs
-see it stream and can stop it."""
+"""Two server processes share replies through Redis and PostgreSQL: one runs a reply,
+the other's tabs see it stream and can stop it, and end it if the first process dies."""
 
 import asyncio
+import json
+import signal
+import time
+from datetime import timedelta
 
 import httpx
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from conversations.llm.demo import demo_reply
 from conversations.models import Message
 from tests.factories import make_conversation
 from tests.servers import server_process
@@ -61,3 +67,47 @@ async def test_a_reply_run_by_another_process_streams_to_this_one_and_stops_from
     reply = await database_sync_to_async(Message.objects.get)(id=reply_id)
     assert reply.status == "cancelled"
     await tab.disconnect()
+
+
+def stored_text(reply_id) -> str:
+    reply = Message.objects.get(id=reply_id)
+    return "".join(item.text for item in reply.content.all() if item.type == "output_text")
+
+
+def test_a_reply_whose_process_was_killed_is_ended_by_another_with_what_arrived(alice):
+    conversation = make_conversation(alice)
+    token = Token.objects.create(user=alice)
+    with (
+        server_process(DEMO_STREAM_DELAY="0.05") as (doomed_url, doomed),
+        server_process() as (_survivor_url, _survivor),
+        httpx.stream(
+            "POST",
+            f"{doomed_url}/api/conversations/{conversation.id}/continue/",
+            json={"content": "Do not stop", "stream": True},
+            headers={"Authorization": f"Token {token.key}"},
+            timeout=20,
+        ) as response,
+    ):
+        frames = (json.loads(line[6:]) for line in response.iter_lines() if line[:6] == "data: ")
+        reply_id = next(f for f in frames if f["type"] == "message.delta")["message_id"]
+        deadline = time.monotonic() + 20
+        while not stored_text(reply_id):  # the reply's first batch reached the database
+            assert time.monotonic() < deadline, "the reply was never written"
+            time.sleep(0.1)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+        arrived = stored_text(reply_id)
+        assert Message.objects.get(id=reply_id).status == "in_progress"
+
+        # The reply's runner has been silent for longer than generation.STALE_AFTER (45 s),
+        # without the test waiting that long; the survivor looks every 15 s.
+        Message.objects.filter(id=reply_id).update(updated_at=timezone.now() - timedelta(minutes=5))
+        deadline = time.monotonic() + 40
+        while (reply := Message.objects.get(id=reply_id)).status == "in_progress":
+            assert time.monotonic() < deadline, "no process ended the orphaned reply"
+            time.sleep(0.2)
+
+    assert reply.status == "incomplete"
+    assert reply.error["code"] == "interrupted"
+    assert stored_text(reply_id) == arrived
+    assert demo_reply("Do not stop").startswith(arrived)
