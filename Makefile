@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The embedded default: a local development server with no services needed.
 export DEBUG ?= 1
 
-.PHONY: install install-local run test lint format bench
+.PHONY: install install-local run serve test lint format bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,21 @@ run: install $(if $(filter demo,$(LLM_PROVIDER)),,install-local)
 	$(BIN)/python manage.py ensure_demo_user
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/uvicorn chatproject.asgi:application --host 127.0.0.1 --port $(PORT)
+
+# Production (README, "Production"): worker processes sharing PostgreSQL and Redis;
+# uvicorn restarts a worker that dies. `make serve WORKERS=8 BIND_ADDRESS=127.0.0.1`.
+WORKERS ?= 4
+BIND_ADDRESS ?= 0.0.0.0
+serve: export DEBUG := 0
+serve: install
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { \
+		echo 'make serve needs DATABASE_URL (PostgreSQL) and REDIS_URL: see the README, "Production".'; \
+		exit 1; }
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/uvicorn chatproject.asgi:application --workers $(WORKERS) \
+		--host $(BIND_ADDRESS) --port $(PORT) --proxy-headers --lifespan on \
+		--timeout-graceful-shutdown 30
 
 test: install lint
 	@# The migrations check needs no database server.

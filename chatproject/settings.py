@@ -112,6 +112,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, before the host check, https redirect, sessions and CSP.
+    "conversations.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "conversations.csp.ContentSecurityPolicyMiddleware",
     "conversations.asgi_files.StaticFilesMiddleware",
@@ -143,17 +145,29 @@ TEMPLATES = [
 ]
 
 # SQLite file by default; PostgreSQL (psycopg 3) with Django's connection pool,
-# which replaces persistent connections, so CONN_MAX_AGE stays 0.
+# which replaces persistent connections, so CONN_MAX_AGE stays 0. With the pool, health
+# checks are its `check` on checkout: a connection the server dropped (a restart,
+# pg_terminate_backend) is replaced then, not found out by a request failing on it.
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=0,
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env_int("DATABASE_POOL_MIN", 1),
-        "max_size": env_int("DATABASE_POOL_MAX", 10),
-    }
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Seconds to open a connection: a server that does not answer is soon given up.
+            "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
+            "pool": {
+                "min_size": env_int("DATABASE_POOL_MIN", 1),
+                "max_size": env_int("DATABASE_POOL_MAX", 10),
+                # Seconds a request waits for a connection; then it gets a 503.
+                "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+            },
+        }
+    )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several async tasks write at once (streaming replies); wait for the lock
     # instead of failing with "database is locked".
@@ -164,6 +178,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+# Seconds to connect to Redis, and for the cache to wait for an answer: a Redis that hangs
+# then costs a request this long, not the operating system's minutes (the cache and the
+# channel layer both carry on without it).
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.5)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -171,7 +189,13 @@ if REDIS_URL:
             "CONFIG": {
                 # A read must outlast channels-redis's 5 s blocking pop, or idle sockets
                 # die every 5 s (as with redis-py 8's default timeout of 5 s).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": REDIS_TIMEOUT,
+                    }
+                ],
                 # The sockets of one server process share one list in Redis, so this
                 # bounds the frames waiting for all of them together; past it, frames
                 # are dropped.
@@ -196,6 +220,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "chatproject",
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
         }
     }
 else:

@@ -23,3 +23,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("conversations.api.urls")),
 ]
+
+# A database that is away answers 503 rather than 500 (JSON under /api/).
+handler500 = views.server_error

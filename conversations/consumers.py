@@ -1,6 +1,8 @@
 """The websocket of one conversation: thin, it validates frames, calls services and starts
 replies through `generation.reply_start`. The protocol is in the README's "Streaming"."""
 
+import asyncio
+import logging
 from importlib import import_module
 
 from channels.auth import get_user
@@ -21,11 +23,23 @@ from .inputs import (
     validated,
 )
 from .models import Message
+from .outages import Outage
 from .throttling import check_generation_rate
+
+logger = logging.getLogger(__name__)
 
 # The close code of a socket whose session ended (4000-4999 are the application's; 401
 # as in HTTP). The page then reloads, which leads to the login page.
 LOGGED_OUT_CLOSE_CODE = 4401
+
+# The sockets' channel layer (Redis with REDIS_URL). Without it a socket still works for
+# its own page; it hears nothing from elsewhere until the layer is back (the page's sync
+# recovers what it missed).
+_layer_outage = Outage(
+    logger,
+    failed="The channel layer failed: sockets hear nothing from elsewhere until it is back.",
+    back="The channel layer is back: sockets hear the other tabs and processes again.",
+)
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
@@ -65,13 +79,53 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             events.conversation_group(self.conversation.id),
             events.user_group(self.scope["user"].pk),
         ]
-        for group in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self.join_groups()
         await self.accept()
 
+    async def join_groups(self) -> None:
+        """Join this socket's groups; with the channel layer down, `receive_from_layer`
+        joins them once it is back."""
+        try:
+            for group in self.groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:  # whatever the layer raises when Redis is away
+            _layer_outage.began()
+        else:
+            _layer_outage.ended()
+
     async def leave_groups(self):
-        for group in self.groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        try:
+            for group in self.groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:  # the layer is down: its groups forget this channel as they expire
+            _layer_outage.began()
+        self.groups = []
+
+    async def websocket_disconnect(self, message):
+        # Channels leaves the groups too, but fails when the layer is down.
+        await self.leave_groups()
+        await super().websocket_disconnect(message)
+
+    # Channels reads the channel layer through `channel_receive` and ends the socket when
+    # a read fails; this socket waits for the layer instead.
+    @property
+    def channel_receive(self):
+        return self.receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, layer_receive):
+        self.layer_receive = layer_receive
+
+    async def receive_from_layer(self) -> dict:
+        """The next message from the channel layer; while the layer is down, try again
+        now and then, joining the groups afresh (Redis may have lost them)."""
+        while True:
+            try:
+                return await self.layer_receive()
+            except Exception:
+                _layer_outage.began()
+            await asyncio.sleep(generation.LAYER_RETRY_DELAY)
+            await self.join_groups()
 
     async def still_logged_in(self) -> bool:
         """Whether this socket's session still logs its user in: a logout deletes it, a

@@ -134,6 +134,13 @@ class ModerationUnavailable(ConversationError):
     status = 503
 
 
+class DatabaseUnavailable(ConversationError):
+    """The database is not answering: try again shortly."""
+
+    code = "database_unavailable"
+    status = 503
+
+
 def http_status(exc: Exception) -> int:
     """The HTTP status of a domain error (or of Http404)."""
     if isinstance(exc, Http404):

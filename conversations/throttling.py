@@ -1,9 +1,29 @@
-"""How many replies a user may start: one limit for the REST API and the websocket."""
+"""How many replies a user may start: one limit for the REST API and the websocket.
+
+The counts live in the cache: Redis in production, shared by every server process. Chat
+must keep working when Redis is down, so while the cache fails each process counts on its
+own (a user may then start the limit's worth in each process); the outage is logged when
+it starts and when it ends, not at every request.
+"""
+
+import logging
 
 from django.conf import settings
+from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.throttling import SimpleRateThrottle
 
 from .errors import ConversationError
+from .outages import Outage
+
+logger = logging.getLogger(__name__)
+
+# This process's counts, used while the shared cache fails.
+_process_cache = LocMemCache("generation-throttle", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+_outage = Outage(
+    logger,
+    failed="The cache failed: replies started are counted per process until it is back.",
+    back="The cache is back: replies started are counted in it again.",
+)
 
 
 class GenerationThrottle(SimpleRateThrottle):
@@ -16,6 +36,18 @@ class GenerationThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        try:
+            allowed = super().allow_request(request, view)
+        except Exception:  # whatever the cache backend raises when its server is away
+            _outage.began()
+            self.cache = _process_cache
+            return super().allow_request(request, view)
+        _outage.ended()
+        return allowed
 
 
 class Throttled(ConversationError):

@@ -1,12 +1,19 @@
 """Template views: thin, they call selectors and hand JSON to the page's script."""
 
+import sys
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.db import OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
+from django.views import defaults
+from psycopg_pool import PoolTimeout
 
 from . import selectors
 from .asgi_files import attachment_response
+from .errors import DatabaseUnavailable, error_body
 from .visitors import private, visited
 
 
@@ -54,3 +61,16 @@ def shared_file(request, token, attachment_id):
     share = selectors.share_get_public(token=token)
     attachment = selectors.share_attachment_get(share=share, id=attachment_id)
     return private(attachment_response(attachment, request))
+
+
+def server_error(request):
+    """The 500 handler (`handler500`), which Django calls while handling the error: a
+    database that is away (not answering, no connection free in time) is a 503 saying so,
+    as JSON `{"code", "detail"}` under /api/ and a plain page elsewhere (no session or
+    user: they would ask the database again)."""
+    if not isinstance(sys.exc_info()[1], OperationalError | PoolTimeout):
+        return defaults.server_error(request)
+    error = DatabaseUnavailable()
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(error_body(error), status=error.status)
+    return HttpResponse(loader.render_to_string("503.html"), status=error.status)

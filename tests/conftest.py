@@ -1,11 +1,8 @@
-import os
+import contextlib
 import socket
-import subprocess
-import sys
 import threading
 import time
 
-import httpx
 import pytest
 import uvicorn
 from django.conf import settings
@@ -75,41 +72,9 @@ def server_url(transactional_db):
 
 @pytest.fixture
 def server_process(transactional_db):
-    """Start servers (`uvicorn chatproject.asgi:application` processes) on the test database
-    and Redis: `start(**env)` returns (url, process). Each is stopped after the test."""
-    database = settings.DATABASES["default"]
-    started = []
+    """Start server processes (`tests.servers.server_process`), each stopped after the test:
+    `start(**env)` returns (url, process)."""
+    from tests.servers import server_process as serve  # it imports this module
 
-    def start(**env):
-        port = free_port()
-        environment = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:"
-            f"{database['PORT']}/{database['NAME']}",
-            "REDIS_URL": settings.REDIS_URL,
-            **env,
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "chatproject.asgi:application", "--port", str(port)],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/accounts/login/", timeout=1)
-                return url, process
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    process.kill()
-                    raise RuntimeError(process.stderr.read().decode()) from None
-                time.sleep(0.1)
-
-    yield start
-    for process in started:
-        process.kill()
-        process.wait(timeout=10)
+    with contextlib.ExitStack() as stack:
+        yield lambda **env: stack.enter_context(serve(**env))

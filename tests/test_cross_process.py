@@ -1,10 +1,9 @@
-"""Two server processes share replies through Redis: one runs a reply, the other's tabs
-see it stream and can stop it."""
+"""Two server processes share replies through Redis and PostgreSQL: one runs a reply,
+the other's tabs see it stream and can stop it, and end it if the first process dies."""
 
 import asyncio
-import os
-import subprocess
-import sys
+import json
+import signal
 import time
 
 import httpx
@@ -13,9 +12,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from rest_framework.authtoken.models import Token
 
+from conversations.llm.demo import demo_reply
 from conversations.models import Message
-from tests.conftest import free_port
 from tests.factories import make_conversation
+from tests.servers import server_process
 from tests.websocket import open_socket
 
 pytestmark = [
@@ -31,36 +31,8 @@ pytestmark = [
 @pytest.fixture
 def other_process(db):
     """A second server process (uvicorn) on the test database and the same Redis."""
-    database = settings.DATABASES["default"]
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-        f"{database['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "DEMO_STREAM_DELAY": "0.03",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "chatproject.asgi:application", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/accounts/login/", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError(server.stderr.read().decode()) from None
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    with server_process(DEMO_STREAM_DELAY="0.03") as (url, _process):
+        yield url
 
 
 async def test_a_reply_run_by_another_process_streams_to_this_one_and_stops_from_here(
@@ -93,3 +65,46 @@ async def test_a_reply_run_by_another_process_streams_to_this_one_and_stops_from
     reply = await database_sync_to_async(Message.objects.get)(id=reply_id)
     assert reply.status == "cancelled"
     await tab.disconnect()
+
+
+def stored_text(reply_id) -> str:
+    reply = Message.objects.get(id=reply_id)
+    return "".join(item.text for item in reply.content.all() if item.type == "output_text")
+
+
+def test_a_reply_whose_process_was_killed_is_ended_by_another_with_what_arrived(alice):
+    conversation = make_conversation(alice)
+    token = Token.objects.create(user=alice)
+    with (
+        server_process(DEMO_STREAM_DELAY="0.05") as (doomed_url, doomed),
+        server_process() as (_survivor_url, _survivor),
+        httpx.stream(
+            "POST",
+            f"{doomed_url}/api/conversations/{conversation.id}/continue/",
+            json={"content": "Do not stop", "stream": True},
+            headers={"Authorization": f"Token {token.key}"},
+            timeout=20,
+        ) as response,
+    ):
+        frames = (json.loads(line[6:]) for line in response.iter_lines() if line[:6] == "data: ")
+        reply_id = next(f for f in frames if f["type"] == "message.delta")["message_id"]
+        deadline = time.monotonic() + 20
+        while not stored_text(reply_id):  # the reply's first batch reached the database
+            assert time.monotonic() < deadline, "the reply was never written"
+            time.sleep(0.1)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+        arrived = stored_text(reply_id)
+        assert Message.objects.get(id=reply_id).status == "in_progress"
+
+        # Found within seconds (the dead process's heartbeat stops), not the 45 s of a
+        # reply's own silence.
+        deadline = time.monotonic() + 15
+        while (reply := Message.objects.get(id=reply_id)).status == "in_progress":
+            assert time.monotonic() < deadline, "no process ended the orphaned reply"
+            time.sleep(0.2)
+
+    assert reply.status == "incomplete"
+    assert reply.error["code"] == "interrupted"
+    assert stored_text(reply_id) == arrived
+    assert demo_reply("Do not stop").startswith(arrived)

@@ -77,3 +77,18 @@ def test_production_switches_reach_the_settings(monkeypatch):
 def test_a_proxy_header_must_be_a_request_meta_name(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="SECURE_PROXY_SSL_HEADER"):
         settings_with(monkeypatch, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+
+
+def test_an_unreachable_database_is_given_up_in_seconds(monkeypatch):
+    database = settings_with(monkeypatch, DATABASE_URL="postgres://app@db.example:5432/chat")[
+        "DATABASES"
+    ]["default"]
+    assert database["OPTIONS"]["connect_timeout"] == 5
+    assert database["OPTIONS"]["pool"]["timeout"] == 10
+    # Django's pool then checks each connection on checkout.
+    assert database["CONN_HEALTH_CHECKS"] is True
+    database = settings_with(
+        monkeypatch, DATABASE_CONNECT_TIMEOUT="2", DATABASE_POOL_TIMEOUT="3.5"
+    )["DATABASES"]["default"]
+    assert database["OPTIONS"]["connect_timeout"] == 2
+    assert database["OPTIONS"]["pool"]["timeout"] == 3.5

@@ -1,0 +1,101 @@
+"""With PostgreSQL away, requests fail fast with a clear 503; connections the server lost
+are replaced without a failed request."""
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from tests.factories import make_conversation
+from tests.servers import database_url, server_process
+from tests.tcp_proxy import CuttableProxy
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+        reason="needs PostgreSQL (its connection pool)",
+    ),
+]
+
+
+def terminate_connections(application_name: str) -> int:
+    """End the sessions of one application on the test database, as a restarted or
+    failed-over PostgreSQL would: how many there were."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND application_name = %s",
+            [application_name],
+        )
+        return len(cursor.fetchall())
+
+
+def test_connections_killed_under_the_pool_are_replaced_unseen(alice):
+    conversation = make_conversation(alice)
+    token = Token.objects.create(user=alice)
+    with (
+        # libpq names the server's connections after PGAPPNAME.
+        server_process(DATABASE_POOL_MIN="3", PGAPPNAME="killed-under") as (url, _process),
+        httpx.Client(
+            base_url=url, headers={"Authorization": f"Token {token.key}"}, timeout=20
+        ) as http,
+    ):
+        assert http.get(f"/api/conversations/{conversation.id}/").status_code == 200
+        assert terminate_connections("killed-under") >= 3
+        statuses = [http.get(f"/api/conversations/{conversation.id}/").status_code]
+        statuses += [http.get("/api/conversations/").status_code for _ in range(5)]
+    assert statuses == [200] * 6
+
+
+@pytest.fixture
+async def database_behind_a_proxy():
+    """A line to the test database that the test can cut."""
+    database = settings.DATABASES["default"]
+    proxy = await CuttableProxy(database["HOST"], int(database["PORT"])).start()
+    yield proxy
+    await proxy.close()
+
+
+async def get_within(http, path, seconds=20):
+    """GET `path`; a server that takes longer than `seconds` fails the test."""
+    return await http.get(path, timeout=seconds)
+
+
+async def test_with_the_database_unreachable_requests_get_a_503_quickly(
+    database_behind_a_proxy, alice
+):
+    conversation = await database_sync_to_async(make_conversation)(alice)
+    token = await database_sync_to_async(Token.objects.create)(user=alice)
+    proxied = database_url(host="127.0.0.1", port=database_behind_a_proxy.port)
+    # A pool timeout shorter than the default (10 s) keeps the test short.
+    server = server_process(DATABASE_URL=proxied, DATABASE_POOL_TIMEOUT="3")
+    url, _process = await asyncio.to_thread(server.__enter__)
+    try:
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Token {token.key}"}
+        ) as http:
+            path = f"/api/conversations/{conversation.id}/"
+            assert (await get_within(http, path)).status_code == 200
+
+            database_behind_a_proxy.cut()
+            api = await get_within(http, path)
+            page = await get_within(http, "/s/no-such-link/")
+            assert api.status_code == 503
+            assert api.json()["code"] == "database_unavailable"
+            assert api.json()["detail"]
+            assert page.status_code == 503
+            assert page.headers["content-type"].startswith("text/html")
+
+            database_behind_a_proxy.restore()
+            deadline = time.monotonic() + 30
+            while (await get_within(http, path)).status_code != 200:
+                assert time.monotonic() < deadline, "the server did not reconnect"
+    finally:
+        await asyncio.to_thread(server.__exit__, None, None, None)
