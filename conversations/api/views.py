@@ -22,7 +22,7 @@ from ..content import UPLOAD_ENVELOPE_BYTES, check_upload_size
 from ..db import release_connection
 from ..inputs import ContinueSerializer, EditSerializer
 from ..llm.input import conversation_export_openai
-from ..throttling import GenerationThrottle
+from ..throttling import GenerationThrottle, check_generation_rate
 from ..visitors import visited
 from . import serializers as s
 from . import streaming
@@ -87,13 +87,28 @@ class ConversationListView(generics.ListCreateAPIView):
             query=self.request.query_params.get("q", ""),
         )
 
-    @extend_schema(responses={201: s.ConversationDetailSerializer})
+    @extend_schema(
+        request=s.ConversationCreateSerializer, responses={201: s.ConversationDetailSerializer}
+    )
     def post(self, request, *args, **kwargs):
-        serializer = s.ConversationSerializer(data=request.data)
+        serializer = s.ConversationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         data.pop("archived", None)
-        conversation = services.conversation_create(owner=request.user, **data)
+        first = data.pop("message", None)
+        if first is None:
+            conversation = services.conversation_create(owner=request.user, **data)
+        else:
+            check_generation_rate(request.user)
+            conversation, reply, created = services.conversation_start(
+                owner=request.user,
+                content=first["content"],
+                references=first.get("references"),
+                attachments=first["attachments"],
+                **data,
+            )
+            release_connection()
+            async_to_sync(generation.reply_start)(reply, created=created)
         return Response(
             selectors.conversation_detail(user=request.user, conversation=conversation),
             status=status.HTTP_201_CREATED,

@@ -48,7 +48,20 @@ def record_csp_violations(context, violations: list) -> None:
 
 
 @pytest.fixture
-def login(browser, server_url, csp_violations):
+def page_errors():
+    """Uncaught exceptions and unhandled rejections in the pages' scripts: every test that
+    logs in ends with none."""
+    errors = []
+    yield errors
+    assert not errors, "\n".join(errors)
+
+
+def record_page_errors(context, errors: list) -> None:
+    context.on("weberror", lambda error: errors.append(f"{error.page.url}: {error.error}"))
+
+
+@pytest.fixture
+def login(browser, server_url, csp_violations, page_errors):
     """Open a fresh browser context logged in as `user`; returns its page."""
     contexts = []
 
@@ -57,6 +70,7 @@ def login(browser, server_url, csp_violations):
             color_scheme=color_scheme, viewport={"width": 1200, "height": 800}
         )
         record_csp_violations(context, csp_violations)
+        record_page_errors(context, page_errors)
         contexts.append(context)
         page = context.new_page()
         page.goto(f"{server_url}/accounts/login/")
