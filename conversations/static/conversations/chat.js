@@ -766,6 +766,29 @@ $("#delete-button").addEventListener("click", async () => {
   location.href = "/";
 });
 
+// ---------------------------------------------------------------- phone drawer
+// On a narrow screen the sidebar is a drawer: the menu button opens it; choosing a chat,
+// the backdrop or Escape closes it.
+
+function setDrawer(open) {
+  $(".app").classList.toggle("drawer-open", open);
+  $("#drawer-backdrop").hidden = !open;
+  $("#menu-button").setAttribute("aria-expanded", String(open));
+  if (open) $("#sidebar a")?.focus();
+}
+
+function setupDrawer() {
+  $("#menu-button").addEventListener("click", () => setDrawer(!$(".app").classList.contains("drawer-open")));
+  $("#drawer-backdrop").addEventListener("click", () => setDrawer(false));
+  $("#sidebar").addEventListener("click", (event) => {
+    if (event.target.closest("a")) setDrawer(false);
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && $(".app").classList.contains("drawer-open")) setDrawer(false);
+  });
+}
+
+setupDrawer();
 renderAll();
 updateSendState();
 connect();
