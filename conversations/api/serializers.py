@@ -114,6 +114,14 @@ class ConversationCreateSerializer(ConversationSerializer):
         fields = [*ConversationSerializer.Meta.fields, "message"]
 
 
+class MarkdownSerializer(serializers.Serializer):
+    text = TextField(allow_blank=True, trim_whitespace=False, max_length=1_000_000)
+
+
+class RenderedSerializer(serializers.Serializer):
+    html = serializers.CharField(help_text="Sanitized HTML, as in a message's `html`")
+
+
 class ConversationDetailSerializer(ConversationSerializer):
     messages = MessageSerializer(many=True, read_only=True, help_text="The current branch")
     hints = serializers.ListField(

@@ -22,6 +22,8 @@ from ..content import UPLOAD_ENVELOPE_BYTES, check_upload_size
 from ..db import release_connection
 from ..inputs import ContinueSerializer, EditSerializer
 from ..llm.input import conversation_export_openai
+from ..rendering import render_markdown
+from ..serialization import storable
 from ..throttling import GenerationThrottle, check_generation_rate
 from ..visitors import visited
 from . import serializers as s
@@ -445,6 +447,18 @@ class AttachmentDetailView(APIView):
     def get(self, request, pk):
         attachment = selectors.attachment_get_for_user(user=request.user, id=pk)
         return attachment_response(attachment, request._request)
+
+
+@extend_schema(tags=["messages"])
+class MarkdownView(APIView):
+    """Markdown rendered and sanitized exactly as replies are: the chat page shows a reply
+    still being written with it (a few times a second, not on every delta)."""
+
+    @extend_schema(request=s.MarkdownSerializer, responses=s.RenderedSerializer)
+    def post(self, request):
+        serializer = s.MarkdownSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response({"html": render_markdown(storable(serializer.validated_data["text"]))})
 
 
 @extend_schema(exclude=True)

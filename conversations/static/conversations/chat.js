@@ -111,7 +111,9 @@ function renderItem(item, message) {
     }
     case "reasoning": {
       const text = (item.summary || []).map((part) => part.text || "").join("\n\n") || item.text || "";
-      return el("details", { class: "reasoning", open: message.status === "in_progress" },
+      // Open while the model is reasoning; folded once it answers, so its end moves nothing.
+      const reasoning = message.status === "in_progress" && message.content.at(-1) === item;
+      return el("details", { class: "reasoning", open: reasoning },
         el("summary", {}, "Reasoning"), el("div", { class: "streaming-text" }, text));
     }
     case "function_call":
@@ -284,6 +286,11 @@ function appendText(message, index, item, delta) {
   else if (item.type === "function_call") item.arguments = (item.arguments || "") + delta;
   else if (item.type === "refusal") item.refusal = (item.refusal || "") + delta;
   else item.text = (item.text || "") + delta;
+  if (item.type === "output_text") {
+    renderLive(message.id, index);
+    // Once rendered, the text shows at the next rendering, not delta by delta.
+    if (item.html !== undefined) return;
+  }
   delete item.html; // stale once text grows; the completed message brings it back
   const node = messagesInner.querySelector(`[data-message-id="${message.id}"] .message-body`)?.children[index];
   const target = node?.querySelector(".streaming-text, pre") || node;
@@ -293,6 +300,65 @@ function appendText(message, index, item, delta) {
     if (state.followScroll) scrollToEnd();
   } else {
     replaceMessage(message);
+  }
+}
+
+// ---------------------------------------------------------------- live markdown
+// A reply being written is shown as markdown, rendered by the server's own pipeline
+// (sanitized, highlighted), at most every RENDER_EVERY_MS and one request at a time; an
+// unfinished code fence renders as code. The final rendering is the same HTML.
+
+const RENDER_EVERY_MS = 100;
+const liveRenders = new Map(); // "message id:item index" -> {timer, busy, again, last}
+
+function renderLive(messageId, index) {
+  const key = `${messageId}:${index}`;
+  let job = liveRenders.get(key);
+  if (!job) liveRenders.set(key, (job = { timer: null, busy: false, again: false, last: 0 }));
+  if (job.busy || job.timer) {
+    job.again = true;
+    return;
+  }
+  const wait = Math.max(0, job.last + RENDER_EVERY_MS - Date.now());
+  job.timer = setTimeout(() => runLiveRender(key, job, messageId, index), wait);
+}
+
+async function runLiveRender(key, job, messageId, index) {
+  job.timer = null;
+  job.busy = true;
+  job.again = false;
+  job.last = Date.now();
+  const text = state.messages.find((m) => m.id === messageId)?.content[index]?.text || "";
+  const html = await fetchMarkdown(text);
+  job.busy = false;
+  // Shown only if the reply is still being written: its final frame brings the rendering.
+  const message = state.messages.find((m) => m.id === messageId);
+  const item = message?.content[index];
+  if (html !== null && message.status === "in_progress" && item?.type === "output_text") {
+    item.html = html;
+    const node = messagesInner.querySelector(`[data-message-id="${messageId}"] .message-body`)?.children[index];
+    if (node) {
+      const fresh = renderItem(item, message);
+      fresh.dataset.renderedLength = text.length;
+      node.replaceWith(fresh);
+      if (state.followScroll) scrollToEnd();
+    }
+  }
+  if (job.again && message?.status === "in_progress") renderLive(messageId, index);
+  else liveRenders.delete(key);
+}
+
+async function fetchMarkdown(text) {
+  try {
+    const response = await fetch("/api/markdown/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken, Accept: "application/json" },
+      body: JSON.stringify({ text }),
+      credentials: "same-origin",
+    });
+    return response.ok ? (await response.json()).html : null;
+  } catch {
+    return null; // offline: the text stays as it is until the next rendering
   }
 }
 
