@@ -805,7 +805,8 @@ messagesInner.addEventListener("click", (event) => {
 // Sidebar: search, rename, archive, delete.
 $("#search")?.addEventListener("input", async (event) => {
   const query = event.target.value.trim();
-  const page = await api("GET", `conversations/?q=${encodeURIComponent(query)}`);
+  const archived = data.archived ? "&archived=1" : ""; // the Archived view searches the archive
+  const page = await api("GET", `conversations/?q=${encodeURIComponent(query)}${archived}`);
   const list = $("#conversation-list");
   list.replaceChildren(...page.results.map((c) => {
     const item = conversationItem(c);
