@@ -166,12 +166,16 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 "unknown_type", f"Unknown frame type {frame['type']!r}; use {known}."
             )
             return
+        # A refused message says which one it was: its error frame carries the frame's
+        # idempotency_key, so the page can give the draft back.
+        key = frame.get("idempotency_key")
+        answering = {"idempotency_key": key} if key and isinstance(key, str) else {}
         try:
             await getattr(self, handler)(frame)
         except ValidationError as exc:
-            await self.send_json(events.error(**validation_error_body(exc.detail)))
+            await self.send_json(events.error(**validation_error_body(exc.detail), **answering))
         except (ConversationError, Http404) as exc:
-            await self.send_json(events.error(**error_body(exc)))
+            await self.send_json(events.error(**error_body(exc), **answering))
 
     async def send_error(self, code: str, detail: str):
         await self.send_json(events.error(code, detail))

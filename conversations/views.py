@@ -37,6 +37,9 @@ def chat(request, conversation_id=None):
             )
             if conversation
             else None,
+            "archived": archived,
+            # Checked in the page before sending, so a draft over the limit never leaves.
+            "limits": {"max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS},
         },
     }
     return render(request, "conversations/chat.html", context)

@@ -103,6 +103,23 @@ async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(
     await tab.disconnect()
 
 
+async def test_a_refused_message_is_answered_with_its_idempotency_key(
+    conversation, alice, settings
+):
+    settings.CHAT_MAX_MESSAGE_CHARS = 5
+    connected, tab = await open_socket(conversation.id, alice)
+    assert connected
+    frame = {"type": "message.create", "content": "too long", "idempotency_key": "k-1"}
+    await tab.send_json_to(frame)
+    error = await tab.receive_json_from()
+    assert (error["type"], error["code"], error["idempotency_key"]) == (
+        "error",
+        "content_too_long",
+        "k-1",
+    )
+    await tab.disconnect()
+
+
 async def assert_logged_out(tab):
     """The tab hears it is logged out, and its socket closes with code 4401."""
     error = await tab.receive_json_from()

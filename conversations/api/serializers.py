@@ -6,7 +6,7 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..inputs import TextField
+from ..inputs import ContentField, TextField
 from ..models import Conversation, Message
 from ..selectors import BRANCH_PAGE_SIZE, MAX_BRANCH_PAGE_SIZE
 
@@ -114,6 +114,36 @@ class ConversationSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class FirstMessageSerializer(serializers.Serializer):
+    content = ContentField()
+    references = serializers.ListField(
+        child=serializers.JSONField(), required=False, allow_null=True
+    )
+    attachments = serializers.ListField(
+        child=serializers.UUIDField(), required=False, default=list, help_text="Attachment ids"
+    )
+
+
+class ConversationCreateSerializer(ConversationSerializer):
+    message = FirstMessageSerializer(
+        required=False,
+        write_only=True,
+        help_text="A first message: the conversation is created only if it is accepted, "
+        "and its reply starts at once (follow it on the websocket).",
+    )
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "message"]
+
+
+class MarkdownSerializer(serializers.Serializer):
+    text = TextField(allow_blank=True, trim_whitespace=False, max_length=1_000_000)
+
+
+class RenderedSerializer(serializers.Serializer):
+    html = serializers.CharField(help_text="Sanitized HTML, as in a message's `html`")
 
 
 class ConversationDetailSerializer(ConversationSerializer):

@@ -25,6 +25,7 @@ urlpatterns = [
     path("messages/<str:pk>/reset/", views.ResetView.as_view(), name="reset"),
     path("messages/<str:pk>/cancel/", views.CancelView.as_view(), name="cancel"),
     path("messages/<str:pk>/feedback/", views.FeedbackView.as_view(), name="feedback"),
+    path("markdown/", views.MarkdownView.as_view(), name="markdown"),
     path("attachments/", views.AttachmentUploadView.as_view(), name="attachments"),
     path("attachments/<str:pk>/", views.AttachmentDetailView.as_view(), name="attachment"),
     path("shares/<str:token>/", views.ShareDetailView.as_view(), name="share"),

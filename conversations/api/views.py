@@ -22,7 +22,9 @@ from ..content import UPLOAD_ENVELOPE_BYTES, check_upload_size
 from ..db import release_connection
 from ..inputs import ContinueSerializer, EditSerializer
 from ..llm.input import conversation_export_openai
-from ..throttling import GenerationThrottle
+from ..rendering import render_markdown
+from ..serialization import storable
+from ..throttling import GenerationThrottle, check_generation_rate
 from ..visitors import visited
 from . import serializers as s
 from . import streaming
@@ -94,13 +96,28 @@ class ConversationListView(generics.ListCreateAPIView):
             query=self.request.query_params.get("q", ""),
         )
 
-    @extend_schema(responses={201: s.ConversationDetailSerializer})
+    @extend_schema(
+        request=s.ConversationCreateSerializer, responses={201: s.ConversationDetailSerializer}
+    )
     def post(self, request, *args, **kwargs):
-        serializer = s.ConversationSerializer(data=request.data)
+        serializer = s.ConversationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         data.pop("archived", None)
-        conversation = services.conversation_create(owner=request.user, **data)
+        first = data.pop("message", None)
+        if first is None:
+            conversation = services.conversation_create(owner=request.user, **data)
+        else:
+            check_generation_rate(request.user)
+            conversation, reply, created = services.conversation_start(
+                owner=request.user,
+                content=first["content"],
+                references=first.get("references"),
+                attachments=first["attachments"],
+                **data,
+            )
+            release_connection()
+            async_to_sync(generation.reply_start)(reply, created=created)
         return Response(
             selectors.conversation_detail(user=request.user, conversation=conversation),
             status=status.HTTP_201_CREATED,
@@ -460,6 +477,18 @@ class AttachmentDetailView(APIView):
     def get(self, request, pk):
         attachment = selectors.attachment_get_for_user(user=request.user, id=pk)
         return attachment_response(attachment, request._request)
+
+
+@extend_schema(tags=["messages"])
+class MarkdownView(APIView):
+    """Markdown rendered and sanitized exactly as replies are: the chat page shows a reply
+    still being written with it (a few times a second, not on every delta)."""
+
+    @extend_schema(request=s.MarkdownSerializer, responses=s.RenderedSerializer)
+    def post(self, request):
+        serializer = s.MarkdownSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response({"html": render_markdown(storable(serializer.validated_data["text"]))})
 
 
 @extend_schema(exclude=True)

@@ -8,6 +8,7 @@ from .accounts import user_ensure_demo
 from .conversations import (
     conversation_create,
     conversation_delete,
+    conversation_start,
     conversation_switch_branch,
     conversation_update,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "conversation_create",
     "conversation_delete",
     "conversation_import",
+    "conversation_start",
     "conversation_switch_branch",
     "conversation_update",
     "feedback_clear",

@@ -9,7 +9,7 @@ from .. import selectors
 from ..errors import InvalidParent
 from ..models import Conversation, Message
 from ..serialization import storable
-from .messages import announce_conversation, create_message, lock_conversation
+from .messages import announce_conversation, create_message, lock_conversation, message_continue
 
 
 @transaction.atomic
@@ -101,3 +101,26 @@ def conversation_switch_branch(*, conversation: Conversation, message: Message) 
     locked.save(update_fields=["current_leaf", "updated_at"])
     announce_conversation(locked)
     return locked
+
+
+@transaction.atomic
+def conversation_start(
+    *,
+    owner,
+    content,
+    references: list | None = None,
+    attachments: list | tuple = (),
+    **conversation_fields,
+) -> tuple[Conversation, Message, bool]:
+    """A new conversation with its first message and that message's reply, or nothing: a
+    first message that is refused (too long, empty, flagged) leaves no empty conversation
+    behind. Returns `(conversation, reply, created)`; the caller starts the reply."""
+    conversation = conversation_create(owner=owner, **conversation_fields)
+    reply, created = message_continue(
+        conversation=conversation,
+        content=content,
+        references=references,
+        attachments=attachments,
+    )
+    conversation.refresh_from_db()  # its title and current leaf, as message_continue left them
+    return conversation, reply, created

@@ -170,3 +170,25 @@ def test_query_counts_do_not_grow_with_data(api, alice, turns, django_assert_max
     with django_assert_max_num_queries(10):
         body = api.get(f"/api/conversations/{conversations[0].id}/messages/").json()
     assert len(body["messages"]) == 3 * turns
+
+
+def test_a_refused_first_message_creates_no_conversation(api, settings):
+    settings.CHAT_MAX_MESSAGE_CHARS = 10
+    response = api.post(
+        "/api/conversations/",
+        {"title": "Never", "message": {"content": "far over ten characters"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "content_too_long"
+    response = api.post("/api/conversations/", {"message": {"content": ""}}, format="json")
+    assert response.json()["code"] == "empty_content"
+    assert not Conversation.objects.exists()
+
+
+def test_a_first_message_over_the_rate_creates_no_conversation(api, settings):
+    settings.CHAT_GENERATION_RATE = "0/min"
+    response = api.post("/api/conversations/", {"message": {"content": "Hi"}}, format="json")
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert not Conversation.objects.exists()

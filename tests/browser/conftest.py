@@ -5,6 +5,14 @@ import os
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+DESKTOP = {"viewport": {"width": 1200, "height": 800}}
+# A phone: 390x844 CSS pixels, touch, and Chromium's mobile emulation (the viewport meta).
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +56,27 @@ def record_csp_violations(context, violations: list) -> None:
 
 
 @pytest.fixture
-def login(browser, server_url, csp_violations):
+def page_errors():
+    """Uncaught exceptions and unhandled rejections in the pages' scripts: every test that
+    logs in ends with none."""
+    errors = []
+    yield errors
+    assert not errors, "\n".join(errors)
+
+
+def record_page_errors(context, errors: list) -> None:
+    context.on("weberror", lambda error: errors.append(f"{error.page.url}: {error.error}"))
+
+
+@pytest.fixture
+def login(browser, server_url, csp_violations, page_errors):
     """Open a fresh browser context logged in as `user`; returns its page."""
     contexts = []
 
-    def open_page(user, password, color_scheme="light"):
-        context = browser.new_context(
-            color_scheme=color_scheme, viewport={"width": 1200, "height": 800}
-        )
+    def open_page(user, password, color_scheme="light", phone=False):
+        context = browser.new_context(color_scheme=color_scheme, **(PHONE if phone else DESKTOP))
         record_csp_violations(context, csp_violations)
+        record_page_errors(context, page_errors)
         contexts.append(context)
         page = context.new_page()
         page.goto(f"{server_url}/accounts/login/")

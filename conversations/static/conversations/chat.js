@@ -45,12 +45,21 @@ function el(tag, attrs = {}, ...children) {
 // ---------------------------------------------------------------- API
 
 async function api(method, path, body) {
-  const response = await fetch(`/api/${path}`, {
-    method,
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken, Accept: "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-  });
+  let response;
+  try {
+    response = await fetch(`/api/${path}`, {
+      method,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken, Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+  } catch (error) {
+    const detail = navigator.onLine
+      ? "Could not reach the server. Check the connection and try again."
+      : "You are offline. Try again when the connection is back.";
+    showError(detail);
+    throw new Error(detail);
+  }
   if (response.status === 204) return null;
   const payload = await response.json().catch(() => ({}));
   if (!response.ok) {
@@ -61,12 +70,14 @@ async function api(method, path, body) {
   return payload;
 }
 
+// An error stays until it is dismissed or the next message is sent.
 function showError(text) {
-  const box = $("#notice");
-  box.textContent = text;
-  box.hidden = false;
-  clearTimeout(showError.timer);
-  showError.timer = setTimeout(() => (box.hidden = true), 6000);
+  $("#notice-text").textContent = text;
+  $("#notice").hidden = false;
+}
+
+function clearError() {
+  $("#notice").hidden = true;
 }
 
 // ---------------------------------------------------------------- rendering
@@ -102,7 +113,9 @@ function renderItem(item, message) {
     }
     case "reasoning": {
       const text = (item.summary || []).map((part) => part.text || "").join("\n\n") || item.text || "";
-      return el("details", { class: "reasoning", open: message.status === "in_progress" },
+      // Open while the model is reasoning; folded once it answers, so its end moves nothing.
+      const reasoning = message.status === "in_progress" && message.content.at(-1) === item;
+      return el("details", { class: "reasoning", open: reasoning },
         el("summary", {}, "Reasoning"), el("div", { class: "streaming-text" }, text));
     }
     case "function_call":
@@ -296,6 +309,11 @@ function appendText(message, index, item, delta) {
   else if (item.type === "function_call") item.arguments = (item.arguments || "") + delta;
   else if (item.type === "refusal") item.refusal = (item.refusal || "") + delta;
   else item.text = (item.text || "") + delta;
+  if (item.type === "output_text") {
+    renderLive(message.id, index);
+    // Once rendered, the text shows at the next rendering, not delta by delta.
+    if (item.html !== undefined) return;
+  }
   delete item.html; // stale once text grows; the completed message brings it back
   const node = messagesInner.querySelector(`[data-message-id="${message.id}"] .message-body`)?.children[index];
   const target = node?.querySelector(".streaming-text, pre") || node;
@@ -308,11 +326,71 @@ function appendText(message, index, item, delta) {
   }
 }
 
+// ---------------------------------------------------------------- live markdown
+// A reply being written is shown as markdown, rendered by the server's own pipeline
+// (sanitized, highlighted), at most every RENDER_EVERY_MS and one request at a time; an
+// unfinished code fence renders as code. The final rendering is the same HTML.
+
+const RENDER_EVERY_MS = 100;
+const liveRenders = new Map(); // "message id:item index" -> {timer, busy, again, last}
+
+function renderLive(messageId, index) {
+  const key = `${messageId}:${index}`;
+  let job = liveRenders.get(key);
+  if (!job) liveRenders.set(key, (job = { timer: null, busy: false, again: false, last: 0 }));
+  if (job.busy || job.timer) {
+    job.again = true;
+    return;
+  }
+  const wait = Math.max(0, job.last + RENDER_EVERY_MS - Date.now());
+  job.timer = setTimeout(() => runLiveRender(key, job, messageId, index), wait);
+}
+
+async function runLiveRender(key, job, messageId, index) {
+  job.timer = null;
+  job.busy = true;
+  job.again = false;
+  job.last = Date.now();
+  const text = state.messages.find((m) => m.id === messageId)?.content[index]?.text || "";
+  const html = await fetchMarkdown(text);
+  job.busy = false;
+  // Shown only if the reply is still being written: its final frame brings the rendering.
+  const message = state.messages.find((m) => m.id === messageId);
+  const item = message?.content[index];
+  if (html !== null && message?.status === "in_progress" && item?.type === "output_text") {
+    item.html = html;
+    const node = messagesInner.querySelector(`[data-message-id="${messageId}"] .message-body`)?.children[index];
+    if (node) {
+      const fresh = renderItem(item, message);
+      fresh.dataset.renderedLength = text.length;
+      node.replaceWith(fresh);
+      if (state.followScroll) scrollToEnd();
+    }
+  }
+  if (job.again && message?.status === "in_progress") renderLive(messageId, index);
+  else liveRenders.delete(key);
+}
+
+async function fetchMarkdown(text) {
+  try {
+    const response = await fetch("/api/markdown/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken, Accept: "application/json" },
+      body: JSON.stringify({ text }),
+      credentials: "same-origin",
+    });
+    return response.ok ? (await response.json()).html : null;
+  } catch {
+    return null; // offline: the text stays as it is until the next rendering
+  }
+}
+
 function onFrame(frame) {
   const about = frame.message_id || frame.message?.id;
   if (about) state.heard.set(about, Date.now());
   switch (frame.type) {
     case "message.created": {
+      if (frame.message.role === "user") onSendAccepted(frame.message);
       const last = state.messages[state.messages.length - 1];
       if (replaceMessage(frame.message)) break;
       if (!last || frame.message.parent_id === last.id) {
@@ -342,7 +420,7 @@ function onFrame(frame) {
       if (frame.type === "message.deleted" || frame.conversation?.current_leaf_id !== lastId()) reload();
       break;
     case "error":
-      showError(frame.detail || frame.code);
+      if (!onSendRefused(frame)) showError(frame.detail || frame.code);
       break;
   }
 }
@@ -406,6 +484,7 @@ function connect() {
       return;
     }
     setConnection("offline");
+    requeueSending();
     const delay = Math.min(1000 * 2 ** state.retry, 10000);
     state.retry += 1;
     setTimeout(() => {
@@ -532,26 +611,6 @@ async function createShare() {
   };
 }
 
-async function sendMessage(text, attachments) {
-  if (!state.conversation) {
-    const created = await api("POST", "conversations/", {});
-    history.replaceState(null, "", `/c/${created.id}/`);
-    state.conversation = created;
-    state.messages = created.messages;
-    state.hasMore = created.has_more;
-    $("#conversation-actions").hidden = false;
-    addConversationLink(created);
-    connect();
-    await new Promise((resolve) => state.socket.addEventListener("open", resolve, { once: true }));
-  }
-  const frame = { type: "message.create", content: text, attachments };
-  if (state.socket?.readyState === WebSocket.OPEN) send(frame);
-  else {
-    state.outbox.push(frame);
-    renderAll();
-  }
-}
-
 function addConversationLink(conversation) {
   const list = $("#conversation-list");
   list.querySelector(".empty")?.remove();
@@ -564,10 +623,150 @@ function conversationItem(conversation) {
     el("a", { href: `/c/${conversation.id}/` }, conversation.title || "New conversation"));
 }
 
+// ---------------------------------------------------------------- sending
+// A draft is never lost: it stays in the composer until the server accepts it, and a
+// refusal (too long, rate limited, queue full, offline, server error) gives it back with
+// an error that stays until dismissed or the next send.
+
+const limits = data.limits || {};
+const drafts = new Map(); // idempotency key -> {frame, uploads}: sent, not yet accepted
+let sending = null; // the key of the draft still shown in the composer while it is sent
+
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+function draftProblem(text) {
+  const limit = limits.max_message_chars;
+  const length = [...text].length; // code points, as the server counts them
+  if (limit && length > limit) {
+    return `This message has ${length.toLocaleString()} characters; the limit is ${limit.toLocaleString()}. Shorten it or split it.`;
+  }
+  return null;
+}
+
+function setComposerBusy(busy) {
+  input.readOnly = busy;
+  sendButton.textContent = busy ? "Sending…" : "Send";
+  updateSendState();
+}
+
+function clearDraft() {
+  input.value = "";
+  pending.length = 0;
+  renderPending();
+  updateSendState();
+}
+
+function restoreDraft({ frame, uploads }) {
+  // The composer may hold a newer draft meanwhile: the refused text goes before it.
+  const newer = input.value.trim();
+  input.value = newer && newer !== frame.content ? `${frame.content}\n\n${input.value}` : frame.content;
+  for (const upload of uploads) if (!pending.some((p) => p.id === upload.id)) pending.push(upload);
+  renderPending();
+  updateSendState();
+  input.focus();
+}
+
+async function submitDraft() {
+  const text = input.value.trim();
+  if (!text || input.readOnly) return;
+  clearError();
+  const problem = draftProblem(text);
+  if (problem) {
+    showError(problem);
+    return;
+  }
+  const uploads = [...pending];
+  const frame = { type: "message.create", content: text, attachments: uploads.map((u) => u.id), idempotency_key: newKey() };
+  state.followScroll = true;
+  if (!state.conversation) {
+    await startConversation(frame);
+    return;
+  }
+  drafts.set(frame.idempotency_key, { frame, uploads });
+  if (state.socket?.readyState === WebSocket.OPEN) {
+    sending = frame.idempotency_key;
+    setComposerBusy(true);
+    send(frame);
+  } else {
+    // Offline: shown as "not sent yet" and sent when the connection is back.
+    clearDraft();
+    state.outbox.push(frame);
+    renderAll();
+  }
+}
+
+// A new conversation is created with its first message, in one request: a refused
+// message leaves no empty conversation behind.
+async function startConversation(frame) {
+  setComposerBusy(true);
+  let created;
+  try {
+    created = await api("POST", "conversations/", { message: { content: frame.content, attachments: frame.attachments } });
+  } catch {
+    return; // the error is shown and the draft stays
+  } finally {
+    setComposerBusy(false);
+  }
+  clearDraft();
+  history.replaceState(null, "", `/c/${created.id}/`);
+  state.conversation = created;
+  state.messages = created.messages;
+  state.hasMore = created.has_more;
+  $("#conversation-actions").hidden = false;
+  addConversationLink(created);
+  setTitle(created.title);
+  renderAll();
+  connect();
+}
+
+function onSendAccepted(message) {
+  const text = message.content.filter((item) => item.type === "input_text").map(textOf).join("\n");
+  for (const [key, draft] of drafts) {
+    if (draft.frame.content !== text) continue;
+    drafts.delete(key);
+    if (key === sending) {
+      sending = null;
+      setComposerBusy(false);
+      clearDraft();
+    }
+    return;
+  }
+}
+
+// An error frame answering one of our messages: its draft comes back. True if it was one.
+function onSendRefused(frame) {
+  const draft = frame.idempotency_key && drafts.get(frame.idempotency_key);
+  if (!draft) return false;
+  drafts.delete(frame.idempotency_key);
+  if (frame.idempotency_key === sending) {
+    sending = null;
+    setComposerBusy(false); // the text is still in the composer
+  } else {
+    restoreDraft(draft);
+  }
+  showError(frame.detail || frame.code);
+  return true;
+}
+
+// The socket closed before the server answered: the message waits in the outbox, shown
+// as not sent yet, and goes again with the same key (never twice) when the line is back.
+function requeueSending() {
+  if (!sending) return;
+  const { frame } = drafts.get(sending);
+  sending = null;
+  setComposerBusy(false);
+  clearDraft();
+  state.outbox.push(frame);
+  renderAll();
+}
+
 // ---------------------------------------------------------------- composer
 
 function updateSendState() {
-  sendButton.disabled = !input.value.trim();
+  sendButton.disabled = !input.value.trim() || input.readOnly;
   input.style.height = "auto";
   input.style.height = `${Math.min(input.scrollHeight, 192)}px`;
 }
@@ -579,18 +778,11 @@ input.addEventListener("keydown", (event) => {
     composer.requestSubmit();
   }
 });
-composer.addEventListener("submit", async (event) => {
+composer.addEventListener("submit", (event) => {
   event.preventDefault();
-  const text = input.value.trim();
-  if (!text) return;
-  const attachments = pending.map((upload) => upload.id);
-  input.value = "";
-  pending.length = 0;
-  renderPending();
-  updateSendState();
-  state.followScroll = true;
-  await sendMessage(text, attachments);
+  submitDraft();
 });
+$("#notice-dismiss").addEventListener("click", clearError);
 
 // Attachments: uploaded when chosen, sent by id with the next message.
 const pending = [];
@@ -640,7 +832,8 @@ messagesInner.addEventListener("click", (event) => {
 // Sidebar: search, rename, archive, delete.
 $("#search")?.addEventListener("input", async (event) => {
   const query = event.target.value.trim();
-  const page = await api("GET", `conversations/?q=${encodeURIComponent(query)}`);
+  const archived = data.archived ? "&archived=1" : ""; // the Archived view searches the archive
+  const page = await api("GET", `conversations/?q=${encodeURIComponent(query)}${archived}`);
   const list = $("#conversation-list");
   list.replaceChildren(...page.results.map((c) => {
     const item = conversationItem(c);
@@ -667,6 +860,29 @@ $("#delete-button").addEventListener("click", async () => {
   location.href = "/";
 });
 
+// ---------------------------------------------------------------- phone drawer
+// On a narrow screen the sidebar is a drawer: the menu button opens it; choosing a chat,
+// the backdrop or Escape closes it.
+
+function setDrawer(open) {
+  $(".app").classList.toggle("drawer-open", open);
+  $("#drawer-backdrop").hidden = !open;
+  $("#menu-button").setAttribute("aria-expanded", String(open));
+  if (open) $("#sidebar a")?.focus();
+}
+
+function setupDrawer() {
+  $("#menu-button").addEventListener("click", () => setDrawer(!$(".app").classList.contains("drawer-open")));
+  $("#drawer-backdrop").addEventListener("click", () => setDrawer(false));
+  $("#sidebar").addEventListener("click", (event) => {
+    if (event.target.closest("a")) setDrawer(false);
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && $(".app").classList.contains("drawer-open")) setDrawer(false);
+  });
+}
+
+setupDrawer();
 renderAll();
 updateSendState();
 connect();
