@@ -7,9 +7,10 @@ or by the cancel of a reply that never ran; no delta follows it.
 """
 
 import asyncio
+import concurrent.futures
 from collections import defaultdict
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils.crypto import salted_hmac
@@ -17,6 +18,8 @@ from django.utils.crypto import salted_hmac
 # The channel-layer message type the consumer handles; the frame is in "event".
 EVENT_TYPE = "conversation.event"
 FINISHED_TYPES = ("message.completed", "message.failed")
+# The longest a synchronous caller waits for a frame to be sent.
+SEND_TIMEOUT = 10
 
 
 # Frames
@@ -109,11 +112,27 @@ async def send_event(conversation_id, event: dict) -> None:
     )
 
 
+def run_from_sync(function, *args):
+    """Run the coroutine function `function(*args)` from synchronous code, on the event
+    loop of the async code that called that code when there is one, and return its
+    result. It waits (frames keep their order), but not forever: a loop that stops
+    meanwhile (a server shutting down) would never run it."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or not loop.is_running():
+        return async_to_sync(function)(*args)
+    future = asyncio.run_coroutine_threadsafe(function(*args), loop)
+    try:
+        return future.result(timeout=SEND_TIMEOUT)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise
+
+
 def send_event_on_commit(conversation_id, event: dict) -> None:
     """Send `event` once the current transaction commits, so no tab hears of a rollback."""
     # Robust: the change is stored; a channel layer that fails costs the tabs this frame
     # (they catch up when their socket reconnects), not the request that made it.
-    transaction.on_commit(lambda: async_to_sync(send_event)(conversation_id, event), robust=True)
+    transaction.on_commit(lambda: run_from_sync(send_event, conversation_id, event), robust=True)
 
 
 # Runner control: messages to the runner of one reply, in whichever process it runs.
@@ -146,7 +165,7 @@ def _group_send_on_commit(group: str, message: dict) -> None:
     """Send `message` to `group` once the transaction commits (at once outside one); a
     channel layer that fails is logged, not raised."""
     transaction.on_commit(
-        lambda: async_to_sync(get_channel_layer().group_send)(group, message), robust=True
+        lambda: run_from_sync(get_channel_layer().group_send, group, message), robust=True
     )
 
 

@@ -409,7 +409,7 @@ async def run_reply(reply_id) -> Message | None:
 async def run_queued(conversation_id) -> None:
     """Run the conversation's queued replies in order, while none is running. A process
     shutting down leaves them queued, for a process that stays (its watcher) to run."""
-    while not replies.closing:
+    while not replies.closing():
         following = await database(services.reply_claim_next)(conversation_id=conversation_id)
         if following is None:
             return
@@ -436,7 +436,7 @@ class Replies:
     def __init__(self):
         self.tasks: set[asyncio.Task] = set()
         self.server_loop = None  # the event loop of the ASGI server, while it serves
-        self.closing = False  # the server is shutting down: no reply starts any more
+        self.closing_loop = None  # the event loop of a server shutting down
         self.process = None  # this server process, as recorded while it serves
         self.beating = threading.Event()  # set: this process's heartbeat stops
         self.runners: dict[str, ReplyRunner] = {}  # the replies streaming here, by id
@@ -458,6 +458,10 @@ class Replies:
     def start_queue(self, conversation_id, *, detached: bool = True) -> asyncio.Task:
         """Run the conversation's queued replies in the background, if none is running."""
         return self._own(run_queued(conversation_id), detached=detached)
+
+    def closing(self) -> bool:
+        """True on the event loop of a server shutting down: no reply starts there."""
+        return self.closing_loop is asyncio.get_running_loop()
 
     def serving(self) -> bool:
         """True on the ASGI server's event loop, which outlives any request."""
@@ -508,7 +512,7 @@ async def reply_start(reply: Message, *, created: bool = True, wait: bool = Fals
     """
     if not created:
         return
-    if replies.closing:
+    if replies.closing():
         await database(services.reply_refuse)(reply_id=reply.id)
         return
     # With no server around (Django's test client, a shell), only the waiting caller
@@ -551,14 +555,16 @@ async def lifespan(scope, receive, send) -> None:
                 watcher.cancel()
             # Replies running here end `incomplete` with what arrived; queued ones stay
             # queued for another process; new ones are refused.
-            replies.closing = True
-            await replies.shutdown()
-            if replies.process is not None:
-                replies.beating.set()
-                await database(services.server_process_retire)(process=replies.process)
+            replies.closing_loop = asyncio.get_running_loop()
+            try:
+                await replies.shutdown()
+                if replies.process is not None:
+                    replies.beating.set()
+                    await database(services.server_process_retire)(process=replies.process)
+            finally:
+                # This process may serve again (as tests do).
                 replies.process = None
                 replies.beating = threading.Event()
-            replies.server_loop = None
-            replies.closing = False  # this process may serve again (as tests do)
+                replies.server_loop = replies.closing_loop = None
             await send({"type": "lifespan.shutdown.complete"})
             return
