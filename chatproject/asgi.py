@@ -11,7 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
 # Django is set up before the consumers import models.
 django_asgi_app = get_asgi_application()
 
-from conversations.generation import lifespan  # noqa: E402
+from conversations.processes import lifespan  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 from conversations.websocket_origin import OriginValidator  # noqa: E402
 

@@ -16,16 +16,13 @@ import copy
 import dataclasses
 import functools
 import logging
-import os
-import socket
 import threading
 import time
-from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from . import events, services
 from .db import run_step
@@ -47,16 +44,9 @@ PROCESS_FRAMES_PER_SECOND = 300
 MAX_COALESCE_INTERVAL = 0.25
 # A running reply writes its text at most this often (and once at the end).
 CHECKPOINT_INTERVAL = 0.5
-# A server process shows it is alive this often...
-PROCESS_HEARTBEAT_INTERVAL = 1.0
-# ...and one silent for this long has died: its replies end `incomplete`. Processes look
-# for such replies this often.
-PROCESS_STALE_AFTER = timedelta(seconds=5)
-RECOVER_INTERVAL = 2.0
 # A reply run outside a server process (no heartbeat of its own) shows it is alive this
-# often even while the model is silent, and is an orphan when silent for this long.
+# often even while the model is silent (`processes.STALE_AFTER` says when it is lost).
 HEARTBEAT_INTERVAL = 10.0
-STALE_AFTER = timedelta(seconds=45)
 # How long the listener waits before listening again after the channel layer failed.
 LAYER_RETRY_DELAY = 1.0
 
@@ -416,19 +406,6 @@ async def run_queued(conversation_id) -> None:
         await ReplyRunner(following.id).run()
 
 
-def beat(process, stop: threading.Event) -> None:
-    """Keep `process`'s heartbeat until `stop` is set, from a thread of its own: however
-    busy the event loop (or the database steps of its replies), a live process is never
-    taken for a dead one."""
-    while not stop.wait(PROCESS_HEARTBEAT_INTERVAL):
-        try:
-            services.server_process_beat(process=process)
-        except Exception:
-            logger.warning("The heartbeat of this process failed", exc_info=True)
-        finally:
-            connection.close()
-
-
 class Replies:
     """The process's running replies: starts them as tasks it owns, and cancels them
     all on shutdown, so no reply depends on the socket or request that started it."""
@@ -466,31 +443,6 @@ class Replies:
     def serving(self) -> bool:
         """True on the ASGI server's event loop, which outlives any request."""
         return self.server_loop is asyncio.get_running_loop()
-
-    async def recover(self) -> None:
-        """Mark replies orphaned by a dead process `incomplete` and start their queues."""
-        conversation_ids = await database(services.replies_recover_stale)(
-            silent_for=STALE_AFTER, process_silent_for=PROCESS_STALE_AFTER, alive=self.process
-        )
-        for conversation_id in set(conversation_ids):
-            self.start_queue(conversation_id)
-
-    async def watch(self) -> None:
-        """While the server serves: keep this process's heartbeat, and look for replies
-        orphaned by dead processes at start-up, then every few seconds."""
-        while True:
-            try:
-                if self.process is None:
-                    self.process = await database(services.server_process_register)(
-                        host=socket.gethostname(), pid=os.getpid()
-                    )
-                    threading.Thread(
-                        target=beat, args=(self.process, self.beating), daemon=True
-                    ).start()
-                await self.recover()
-            except Exception:
-                logger.exception("Looking for orphaned replies failed")
-            await asyncio.sleep(RECOVER_INTERVAL)
 
     async def shutdown(self) -> None:
         for task in list(self.tasks):
@@ -539,32 +491,3 @@ async def request_sync(reply_id, reply_to: str | None) -> None:
     await get_channel_layer().group_send(
         events.reply_group(reply_id), events.reply_control(events.REPLY_SYNC, reply_to=reply_to)
     )
-
-
-async def lifespan(scope, receive, send) -> None:
-    """ASGI lifespan: watch for orphaned replies while serving; cancel replies on shutdown."""
-    watcher = None
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            replies.server_loop = asyncio.get_running_loop()
-            watcher = asyncio.create_task(replies.watch(), context=detached_context())
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            if watcher is not None:
-                watcher.cancel()
-            # Replies running here end `incomplete` with what arrived; queued ones stay
-            # queued for another process; new ones are refused.
-            replies.closing_loop = asyncio.get_running_loop()
-            try:
-                await replies.shutdown()
-                if replies.process is not None:
-                    replies.beating.set()
-                    await database(services.server_process_retire)(process=replies.process)
-            finally:
-                # This process may serve again (as tests do).
-                replies.process = None
-                replies.beating = threading.Event()
-                replies.server_loop = replies.closing_loop = None
-            await send({"type": "lifespan.shutdown.complete"})
-            return

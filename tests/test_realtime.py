@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from conversations import generation
+from conversations import generation, processes
 from conversations.llm.demo import demo_reply
 from conversations.models import Message
 from conversations.rendering import render_markdown
@@ -345,7 +345,7 @@ async def test_upstream_error_is_delivered_as_message_failed(
 async def test_total_timeout_ends_the_reply_incomplete_with_what_arrived(
     conversation, alice, settings, running_replies
 ):
-    settings.DEMO_STREAM_DELAY = 0.05
+    settings.DEMO_STREAM_DELAY = 0.2
     settings.LLM_TOTAL_TIMEOUT = 1.0  # well before the demo reply's end, whatever the load
     _, tab = await open_socket(conversation.id, alice)
     await tab.send_json_to({"type": "message.create", "content": "Slowly"})
@@ -376,7 +376,7 @@ async def test_orphaned_reply_is_marked_incomplete_and_its_queue_runs(
 
     reply, queued = await orphan()
     _, tab = await open_socket(conversation.id, alice)
-    await running_replies.recover()
+    await processes.recover()
     frames = await receive_until(tab, finished(str(queued.id)))
 
     lost = next(f for f in frames if f["type"] == "message.failed")["message"]

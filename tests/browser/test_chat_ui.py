@@ -273,8 +273,11 @@ def test_attach_an_image_and_see_its_thumbnail(login, alice):
     expect(page.locator(REPLY)).to_have_count(1)
     thumbnail = page.locator("article.user img.attachment-thumb")
     expect(thumbnail).to_be_visible()
-    # Drawn from the owner-only download route: the image loads and has its real size.
-    page.wait_for_function("img => img.complete", arg=thumbnail.element_handle())
+    # Drawn from the owner-only download route: the image loads and has its real size
+    # (asked of the thumbnail shown now: the message may be drawn again meanwhile).
+    page.wait_for_function(
+        "() => document.querySelector('article.user img.attachment-thumb')?.naturalWidth > 0"
+    )
     assert thumbnail.evaluate("img => img.naturalWidth") == 1
     expect(page.locator("#pending-attachments")).to_be_empty()
     question = Message.objects.get(role="user")
