@@ -100,6 +100,12 @@ async def _reply_lines(subscription: Subscription, reply: Message, *, from_snaps
         elif event["type"] == "message.delta":
             if seq is None or event["seq"] <= seq:
                 continue
+            if event["seq"] > seq + 1:
+                # A frame was lost on the way (the channel layer drops frames when it is
+                # overloaded): start again from a snapshot, as the page does.
+                seq = None
+                await generation.request_sync(reply.id, subscription.channel)
+                continue
             seq = event["seq"]
         yield _sse(event)
         if event["type"] in events.FINISHED_TYPES and event["message"]["id"] == str(reply.id):

@@ -6,8 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from asgiref.sync import async_to_sync
 from rest_framework.authtoken.models import Token
 
+from conversations import events as messages_events
 from conversations.models import Message
 from tests.conftest import free_port
 from tests.factories import make_conversation
@@ -187,6 +189,37 @@ def test_a_stream_goes_on_while_the_channel_layer_is_down(http, conversation, se
     reply_id = events[-1][1]["message"]["id"]
     assert "Redis is away" in stored_text(reply_id)
     assert streamed_text(events) == stored_text(reply_id)
+
+
+def test_a_stream_that_loses_a_frame_starts_again_from_a_snapshot(http, conversation, settings):
+    settings.DEMO_STREAM_DELAY = 0.02
+    gaps = []
+
+    def skip_ahead_at_the_first_text(event):
+        if event["type"] == "message.delta" and event["item_type"] == "output_text" and not gaps:
+            # A delta far ahead: as if the ones before it were lost on the way.
+            ahead = messages_events.message_delta(
+                event["message_id"], 0, "output_text", "never sent"
+            )
+            gaps.append({**ahead, "seq": 10_000})
+            async_to_sync(messages_events.send_event)(conversation.id, gaps[0])
+        return False
+
+    url = f"/api/conversations/{conversation.id}/continue/"
+    with http.stream("POST", url, json={"content": "Mind the gap", "stream": True}) as r:
+        events = read_events(r, until=skip_ahead_at_the_first_text)
+    reply_id = gaps[0]["message_id"]
+    kinds = [event["type"] for _, event in events]
+    assert "message.snapshot" in kinds
+    snapshot_at = kinds.index("message.snapshot")
+    snapshot_seq, snapshot = events[snapshot_at]
+    text = "".join(
+        i.get("text", "") for i in snapshot["message"]["content"] if i["type"] == "output_text"
+    )
+    text += streamed_text(events[snapshot_at:], after_seq=snapshot_seq)
+    assert "never sent" not in streamed_text(events)
+    assert events[-1][1]["type"] == "message.completed"
+    assert text == stored_text(reply_id)
 
 
 def test_a_broken_stream_resumes_exactly(http, conversation, settings):
