@@ -445,9 +445,13 @@ class Replies:
         return self.server_loop is asyncio.get_running_loop()
 
     async def shutdown(self) -> None:
-        for task in list(self.tasks):
+        """Cancel the replies running on this event loop and wait for them to be stored.
+        Replies of other loops of the process (a test's, another server's) go on."""
+        loop = asyncio.get_running_loop()
+        ours = [task for task in self.tasks if task.get_loop() is loop]
+        for task in ours:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*ours, return_exceptions=True)
 
 
 replies = Replies()
