@@ -68,6 +68,11 @@ def server_url(transactional_db):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    if thread.is_alive():
+        # A connection still open keeps uvicorn waiting: stop without waiting for it, or
+        # the server (its watcher, its replies) outlives its test and meddles with the next.
+        server.force_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture
