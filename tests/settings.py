@@ -1,7 +1,10 @@
 """Test settings: PostgreSQL and Redis when reachable, else SQLite and the in-memory layer."""
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -20,6 +23,12 @@ if "DATABASE_URL" not in os.environ:
         os.environ["DATABASE_URL"] = "sqlite:///:memory:"
 if "REDIS_URL" not in os.environ and _reachable("127.0.0.1", 6379):
     os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+# Uploads go to real files, as in production (Django's InMemoryStorage hands every reader
+# of a file the same object, so two downloads at once would share one read position).
+# Servers the tests start inherit the directory; the process that made it removes it.
+if "MEDIA_ROOT" not in os.environ:
+    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="chatproject-test-media-")
+    atexit.register(shutil.rmtree, os.environ["MEDIA_ROOT"], ignore_errors=True)
 # As in production, whatever the shell says (the Makefile exports DEBUG=1 for `make run`).
 os.environ["DEBUG"] = "0"
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
@@ -32,7 +41,7 @@ from chatproject.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
