@@ -29,7 +29,7 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "chatproject_bench"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/4"
+REDIS_URL = "redis://127.0.0.1:6379/8"
 LOGS = Path(tempfile.gettempdir()) / "chatproject-bench"
 clock = time.perf_counter
 

@@ -36,7 +36,7 @@ from .serialization import message_to_dict, storable
 logger = logging.getLogger(__name__)
 
 # Deltas arriving within this many seconds go out as one frame...
-COALESCE_INTERVAL = 0.03
+COALESCE_INTERVAL = 0.1
 # ...or longer while many replies stream in the process: its replies together send about
 # this many delta frames a second (one process drains its sockets' frames from the layer
 # one at a time; past that it drops them), each frame at most this late.
@@ -101,9 +101,9 @@ def storable_event(event):
     changes = {}
     for field in dataclasses.fields(event):
         value = getattr(event, field.name)
-        if isinstance(value, str | dict):
-            changes[field.name] = storable(value)
-    return dataclasses.replace(event, **changes)
+        if isinstance(value, str | dict) and (cleaned := storable(value)) != value:
+            changes[field.name] = cleaned
+    return dataclasses.replace(event, **changes) if changes else event
 
 
 class ReplyRunner:

@@ -36,56 +36,64 @@ class OpenAIChatProvider(Provider):
         options = {"tools": [chat_tool(spec) for spec in tools]} if tools else {}
         calls: dict[int, dict] = {}  # tool-call deltas joined by their `index`
         finish = None
+        body = {
+            "model": model or settings.LLM_MODEL,
+            "messages": message_to_chat_completion_input(messages, system_prompt=system_prompt),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            **options,
+        }
         try:
-            stream = client().chat.completions.create(
-                model=model or settings.LLM_MODEL,
-                messages=message_to_chat_completion_input(messages, system_prompt=system_prompt),
-                stream=True,
-                stream_options={"include_usage": True},
-                **options,
-            )
+            # Chunks as the plain JSON they arrive in: building the SDK's typed chunk for
+            # each token cost more CPU than everything else a reply does (see bench/).
             # Closing the stream (its end, a cancel, a timeout) frees the connection for
             # the next reply on this client.
-            async with await stream as chunks:
+            stream = await client().post(
+                "/chat/completions",
+                body=body,
+                cast_to=object,
+                stream=True,
+                stream_cls=openai.AsyncStream[object],
+            )
+            async with stream as chunks:
                 async for chunk in chunks:
-                    if chunk.usage is not None:
+                    if usage := chunk.get("usage"):
                         # The last chunk: usage only, with empty `choices`.
-                        details = chunk.usage.completion_tokens_details
+                        details = usage.get("completion_tokens_details") or {}
                         yield Usage(
-                            input_tokens=chunk.usage.prompt_tokens or 0,
-                            output_tokens=chunk.usage.completion_tokens or 0,
-                            reasoning_tokens=(details and details.reasoning_tokens) or 0,
+                            input_tokens=usage.get("prompt_tokens") or 0,
+                            output_tokens=usage.get("completion_tokens") or 0,
+                            reasoning_tokens=details.get("reasoning_tokens") or 0,
                         )
-                    for choice in chunk.choices:
-                        delta = choice.delta
-                        # Reasoning as vLLM, Ollama and DeepSeek stream it (not in the SDK's type).
-                        reasoning = getattr(delta, "reasoning_content", None) or getattr(
-                            delta, "reasoning", None
-                        )
+                    for choice in chunk.get("choices") or ():
+                        delta = choice.get("delta") or {}
+                        # Reasoning as vLLM, Ollama and DeepSeek stream it (not in OpenAI's).
+                        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                         if reasoning:
                             yield ReasoningDelta(reasoning)
-                        if delta.content:
-                            yield TextDelta(delta.content)
-                        if delta.refusal:
-                            yield Refusal(delta.refusal)
-                        for position, call in enumerate(delta.tool_calls or []):
-                            index = position if call.index is None else call.index
-                            function = call.function
+                        if content := delta.get("content"):
+                            yield TextDelta(content)
+                        if refusal := delta.get("refusal"):
+                            yield Refusal(refusal)
+                        for position, call in enumerate(delta.get("tool_calls") or ()):
+                            index = call.get("index")
+                            index = position if index is None else index
+                            function = call.get("function") or {}
                             joined = calls.get(index)
                             if joined is None:
                                 joined = calls[index] = {
-                                    "id": call.id or f"call_{index}",
-                                    "name": (function and function.name) or "",
+                                    "id": call.get("id") or f"call_{index}",
+                                    "name": function.get("name") or "",
                                     "arguments": "",
                                 }
                                 yield FunctionCallStart(joined["id"], joined["name"])
-                            if function and function.name and not joined["name"]:
-                                joined["name"] = function.name
-                            if function and function.arguments:
-                                joined["arguments"] += function.arguments
-                                yield FunctionCallArgumentsDelta(joined["id"], function.arguments)
-                        if choice.finish_reason:
-                            finish = choice.finish_reason
+                            if function.get("name") and not joined["name"]:
+                                joined["name"] = function["name"]
+                            if arguments := function.get("arguments"):
+                                joined["arguments"] += arguments
+                                yield FunctionCallArgumentsDelta(joined["id"], arguments)
+                        if choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
         except openai.OpenAIError as exc:
             raise provider_error(exc) from exc
         if finish is None:

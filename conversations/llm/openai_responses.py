@@ -28,15 +28,15 @@ from .openai_client import DEFAULT_MODEL, client, provider_error, upstream_error
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
-def _usage(response) -> Usage | None:
-    usage = response.usage
-    if usage is None:
+def _usage(response: dict) -> Usage | None:
+    usage = response.get("usage")
+    if not usage:
         return None
-    details = usage.output_tokens_details
+    details = usage.get("output_tokens_details") or {}
     return Usage(
-        input_tokens=usage.input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-        reasoning_tokens=(details and details.reasoning_tokens) or 0,
+        input_tokens=usage.get("input_tokens") or 0,
+        output_tokens=usage.get("output_tokens") or 0,
+        reasoning_tokens=details.get("reasoning_tokens") or 0,
     )
 
 
@@ -50,62 +50,77 @@ class OpenAIResponsesProvider(Provider):
     async def stream(self, messages, *, system_prompt="", model="", tools=None):
         options = {"tools": list(tools)} if tools else {}
         call_ids: dict[str, str] = {}  # output item id -> call_id
+        body = {
+            "model": model or settings.LLM_MODEL,
+            "input": message_to_responses_input(messages, system_prompt=system_prompt),
+            "stream": True,
+            "store": False,
+            **options,
+        }
         try:
-            stream = client().responses.create(
-                model=model or settings.LLM_MODEL,
-                input=message_to_responses_input(messages, system_prompt=system_prompt),
+            # Events as the plain JSON they arrive in, as in the `openai` provider.
+            stream = await client().post(
+                "/responses",
+                body=body,
+                cast_to=object,
                 stream=True,
-                store=False,
-                **options,
+                stream_cls=openai.AsyncStream[object],
             )
             # Closing the stream (its end, a cancel, a timeout) frees the connection for
             # the next reply on this client.
-            async with await stream as events:
+            async with stream as events:
                 async for event in events:
-                    kind = event.type
+                    kind = event.get("type")
+                    item = event.get("item") or {}
                     if kind == "response.output_text.delta":
-                        yield TextDelta(event.delta)
+                        yield TextDelta(event["delta"])
                     elif kind in (
                         "response.reasoning_summary_text.delta",
                         "response.reasoning_text.delta",  # raw reasoning of open models
                     ):
-                        yield ReasoningDelta(event.delta)
-                    elif kind == "response.reasoning_summary_part.added" and event.summary_index:
+                        yield ReasoningDelta(event["delta"])
+                    elif kind == "response.reasoning_summary_part.added" and event.get(
+                        "summary_index"
+                    ):
                         yield ReasoningDelta("\n\n")  # summary parts read as paragraphs
                     elif kind == "response.refusal.delta":
-                        yield Refusal(event.delta)
+                        yield Refusal(event["delta"])
                     elif kind == "response.output_text.annotation.added":
-                        yield Annotation(as_dict(event.annotation))
+                        yield Annotation(as_dict(event.get("annotation")))
                     elif (
-                        kind == "response.output_item.added" and event.item.type == "function_call"
+                        kind == "response.output_item.added" and item.get("type") == "function_call"
                     ):
-                        call_ids[event.item.id or event.item.call_id] = event.item.call_id
-                        yield FunctionCallStart(event.item.call_id, event.item.name)
+                        call_ids[item.get("id") or item["call_id"]] = item["call_id"]
+                        yield FunctionCallStart(item["call_id"], item.get("name") or "")
                     elif kind == "response.function_call_arguments.delta":
+                        item_id = event.get("item_id")
                         yield FunctionCallArgumentsDelta(
-                            call_ids.get(event.item_id, event.item_id), event.delta
+                            call_ids.get(item_id, item_id), event["delta"]
                         )
-                    elif kind == "response.output_item.done" and event.item.type == "function_call":
-                        item = event.item
-                        yield FunctionCallDone(item.call_id, item.name, item.arguments)
+                    elif (
+                        kind == "response.output_item.done" and item.get("type") == "function_call"
+                    ):
+                        yield FunctionCallDone(
+                            item["call_id"], item.get("name") or "", item.get("arguments") or ""
+                        )
                     elif kind in ("response.completed", "response.incomplete"):
-                        usage = _usage(event.response)
+                        response = event.get("response") or {}
+                        usage = _usage(response)
                         if usage is not None:
                             yield usage
-                        details = event.response.incomplete_details
+                        details = response.get("incomplete_details")
                         if details is not None:
-                            yield Finish(_INCOMPLETE.get(details.reason, "length"))
+                            yield Finish(_INCOMPLETE.get(details.get("reason"), "length"))
                         else:
                             yield Finish("tool_calls" if call_ids else "stop")
                         return
                     elif kind == "response.failed":
-                        error = event.response.error
+                        error = (event.get("response") or {}).get("error") or {}
                         raise upstream_error(
-                            error.code if error else "",
-                            error.message if error else "The response failed.",
+                            error.get("code") or "", error.get("message") or "The response failed."
                         )
                     elif kind == "error":
-                        raise upstream_error(event.code or "", event.message)
+                        raise upstream_error(event.get("code") or "", event.get("message") or "")
         except openai.OpenAIError as exc:
             raise provider_error(exc) from exc
         raise ProviderError(
