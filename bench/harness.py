@@ -76,7 +76,7 @@ def manage(*args: str, **env: str) -> str:
 
 
 def database_reset() -> None:
-    """A new, migrated bench database and an empty Redis db 4."""
+    """A new, migrated bench database and an empty Redis db (see REDIS_URL)."""
     admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")

@@ -3,11 +3,8 @@ replies through `generation.reply_start`. The protocol is in the README's "Strea
 
 import asyncio
 import logging
-from importlib import import_module
 
-from channels.auth import get_user
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
@@ -130,9 +127,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def still_logged_in(self) -> bool:
         """Whether this socket's session still logs its user in: a logout deletes it, a
         password change voids it. Read afresh: the scope holds it as it was at connect."""
-        store = import_module(settings.SESSION_ENGINE).SessionStore
-        user = await get_user({"session": store(self.scope["session"].session_key)})
-        return user.pk == self.scope["user"].pk
+        session_key = self.scope["session"].session_key
+        user_id = await run_step(selectors.session_user_id, session_key=session_key)
+        return user_id == self.scope["user"].pk
 
     async def end_session(self):
         """Say the session has ended and close, hearing nothing more meanwhile."""

@@ -42,8 +42,9 @@ COALESCE_INTERVAL = 0.1
 # one at a time; past that it drops them), each frame at most this late.
 PROCESS_FRAMES_PER_SECOND = 300
 MAX_COALESCE_INTERVAL = 0.25
-# A running reply writes its text at most this often (and once at the end).
-CHECKPOINT_INTERVAL = 0.5
+# A running reply writes its text at most this often (and once at the end): what a
+# crash can cost, against a transaction per interval for every reply streaming.
+CHECKPOINT_INTERVAL = 1.0
 # A reply run outside a server process (no heartbeat of its own) shows it is alive this
 # often even while the model is silent (`processes.STALE_AFTER` says when it is lost).
 HEARTBEAT_INTERVAL = 10.0
@@ -126,6 +127,7 @@ class ReplyRunner:
         self.writing = None  # the checkpoint being written, if any
         self.stored = []  # the content as the last write left it in the database
         self.task = None  # the task streaming the reply
+        self.following = None  # the queued reply its finish started, to run next
         self.send_lock = asyncio.Lock()
         self.layer = get_channel_layer()
         self.channel = None  # the listener's own channel, once it listens
@@ -142,8 +144,11 @@ class ReplyRunner:
         self.stored = copy.deepcopy(self.base["content"])
         return reply, reply.conversation, reply_input(reply=reply)
 
-    def finish(self, status: str, error: dict | None) -> Message | None:
-        return services.reply_finish(
+    @transaction.atomic
+    def finish(self, status: str, error: dict | None, *, claim_next: bool) -> Message | None:
+        """Store the reply and, in the same transaction, start the next one queued behind
+        it (`following`) unless `claim_next` is False (the server is closing)."""
+        reply = services.reply_finish(
             reply_id=self.reply_id,
             content=self.accumulator.content,
             stored=self.stored,
@@ -151,6 +156,9 @@ class ReplyRunner:
             usage=self.accumulator.usage,
             error=error,
         )
+        if reply is not None and claim_next:
+            self.following = services.reply_claim_next(conversation_id=reply.conversation_id)
+        return reply
 
     # Streaming
 
@@ -385,25 +393,28 @@ class ReplyRunner:
             status, error = Message.Status.CANCELLED, None
         else:
             status, error = final_status(self.accumulator, error)
-        return await database(self.finish)(status, error)
+        return await database(self.finish)(status, error, claim_next=not replies.closing())
 
 
 async def run_reply(reply_id) -> Message | None:
-    """Run one reply, then the replies queued behind it in the same conversation."""
-    reply = await ReplyRunner(reply_id).run()
-    if reply is not None:
-        await run_queued(reply.conversation_id)
+    """Run one reply, then the replies queued behind it in the same conversation, each
+    started by the finish of the one before. A process shutting down leaves them queued,
+    for a process that stays (its watcher) to run."""
+    runner = ReplyRunner(reply_id)
+    reply = await runner.run()
+    while runner.following is not None:
+        runner = ReplyRunner(runner.following.id)
+        await runner.run()
     return reply
 
 
 async def run_queued(conversation_id) -> None:
-    """Run the conversation's queued replies in order, while none is running. A process
-    shutting down leaves them queued, for a process that stays (its watcher) to run."""
-    while not replies.closing():
-        following = await database(services.reply_claim_next)(conversation_id=conversation_id)
-        if following is None:
-            return
-        await ReplyRunner(following.id).run()
+    """Run the conversation's queued replies in order, if none is running."""
+    if replies.closing():
+        return
+    following = await database(services.reply_claim_next)(conversation_id=conversation_id)
+    if following is not None:
+        await run_reply(following.id)
 
 
 class Replies:

@@ -3,10 +3,13 @@
 import re
 import uuid
 from collections import defaultdict
+from importlib import import_module
+from types import SimpleNamespace
 
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -394,3 +397,11 @@ def conversation_export(*, conversation: Conversation) -> dict:
         },
         "messages": exported,
     }
+
+
+@transaction.atomic  # the session and its user read in one transaction
+def session_user_id(*, session_key: str | None):
+    """The id of the user the session `session_key` logs in; None once it has ended (a
+    logout deletes it, expiry, a password change voids it)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return auth.get_user(SimpleNamespace(session=store(session_key))).pk

@@ -5,6 +5,7 @@ import time
 
 import pytest
 import uvicorn
+from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
@@ -23,6 +24,15 @@ def pytest_report_header(config):
     else:
         layer_line = "channel layer: in-memory (fallback: Redis not configured or not reachable)"
     return [db_line, layer_line]
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets channel layers of its own: a test that fails with a read pending on
+    the layer leaves it locked to that test's event loop, and every later test that used
+    the same layer object would fail too."""
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ def _store_content(reply_id, content: list[dict], stored: list[dict] | None) -> 
             items.filter(index=row.index).update(text=grown)
         else:
             items.filter(index=row.index).update(type=row.type, text=row.text, data=row.data)
-    items.filter(index__gte=len(rows)).delete()
+    if len(rows) < len(before):
+        items.filter(index__gte=len(rows)).delete()
     ContentItem.objects.bulk_create(rows[len(before) :])
 
 
@@ -47,9 +48,9 @@ def reply_claim_next(*, conversation_id) -> Message | None:
     """Start the oldest queued reply of the conversation when none is running.
 
     Returns it, now `in_progress` (the caller runs it), or None. The runner calls this
-    when a reply finishes so that the queue drains.
+    when a reply finishes so that the queue drains, in the finish's transaction.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         lock_conversation(conversation_id)
         replies = Message.objects.filter(conversation_id=conversation_id, status__in=UNFINISHED)
         if replies.filter(status=Message.Status.IN_PROGRESS).exists():
@@ -75,8 +76,14 @@ def reply_finish(
     is the content its runner wrote before (see `_store_content`). A reply cancelled
     meanwhile stays `cancelled` (its content is still stored); a deleted one is ignored
     (None)."""
-    with transaction.atomic():
-        reply = Message.objects.select_for_update().filter(id=reply_id).first()
+    # No savepoint inside a caller's transaction (the runner's finish): it rolls back whole.
+    with transaction.atomic(savepoint=False):
+        # The conversation first, as every tree write (a cancel, say) locks it: taking the
+        # reply's row first could deadlock with them.
+        conversations = Conversation.objects.select_for_update(of=("self",))
+        if conversations.filter(messages__id=reply_id).first() is None:
+            return None
+        reply = Message.objects.filter(id=reply_id).first()
         if reply is None:
             return None
         if reply.status == Message.Status.CANCELLED:
@@ -145,7 +152,13 @@ def replies_recover_stale(*, silent_for, process_silent_for, alive=None) -> list
     outside a server process that wrote nothing for `silent_for`; never those of the
     `alive` process (the caller's own). Returns the ids of
     conversations whose queues the caller drains: theirs, and those with replies queued
-    behind nothing (left by a process that shut down)."""
+    behind nothing (left by a process that shut down). One transaction when nothing is
+    stale, as every few seconds: its reads are one snapshot."""
+    with transaction.atomic():
+        return _recover_stale(silent_for, process_silent_for, alive)
+
+
+def _recover_stale(silent_for, process_silent_for, alive) -> list:
     now = timezone.now()
     dead = ServerProcess.objects.filter(heartbeat_at__lt=now - process_silent_for)
     if alive is not None:
@@ -155,7 +168,7 @@ def replies_recover_stale(*, silent_for, process_silent_for, alive=None) -> list
     )
     conversation_ids = []
     for reply_id in stale.values_list("id", flat=True):
-        with transaction.atomic():
+        with transaction.atomic():  # each reply on its own (a savepoint)
             reply = stale.select_for_update(of=("self",)).filter(id=reply_id).first()
             if reply is None:
                 continue
