@@ -45,6 +45,13 @@ def chat(request, conversation_id=None):
     return render(request, "conversations/chat.html", context)
 
 
+@login_required
+def api_keys(request):
+    """The API keys page (its script lists, creates and revokes them through /api/keys/)."""
+    v1_url = request.build_absolute_uri("/v1")
+    return render(request, "conversations/api_keys.html", {"v1_url": v1_url})
+
+
 def shared(request, token):
     """A share link: the snapshot, read-only, for anyone with the link."""
     try:

@@ -56,6 +56,25 @@ def tool_specs(names: list[str]) -> list[dict]:
     return [TOOLS[name].spec() for name in names if name in TOOLS]
 
 
+def client_tool_specs(tools: list) -> list[dict]:
+    """Function specs naming no registered tool: tools the client runs itself (the
+    OpenAI-compatible API passes their calls back), in Responses' flat shape."""
+    specs = []
+    for tool in tools:
+        if not isinstance(tool, dict):
+            continue
+        function = tool["function"] if isinstance(tool.get("function"), dict) else tool
+        name = function.get("name")
+        if not isinstance(name, str) or not name or name in TOOLS:
+            continue
+        spec = {"type": "function", "name": name}
+        spec.update(
+            {key: function[key] for key in ("description", "parameters") if key in function}
+        )
+        specs.append(spec)
+    return specs
+
+
 def run_tool(name: str, arguments: str, *, allowed: list[str]) -> str:
     """Run one call; any failure becomes an error text the model reads, never an exception."""
     if name not in allowed or name not in TOOLS:
