@@ -85,21 +85,23 @@ def get_provider(name: str | None = None) -> Provider:
     return provider_class(name or provider_name())()
 
 
-async def reply_events(messages, *, system_prompt="", model="", tools=None, provider=None):
+async def reply_events(
+    messages, *, system_prompt="", model="", tools=None, client_tools=None, provider=None
+):
     """The events of one assistant reply to `messages`, server-side tools included.
 
     `tools` lists the tools the conversation enabled (names, or specs with a name; only
     registered tools run). When the model calls one, the call is run and its output
     yielded as a FunctionCallOutput, then the model is asked again with the reply so far
-    appended to `messages`. Calls of the client's own tools (function specs naming no
-    registered tool) are not run: the reply ends with them (`Finish("tool_calls")`), for
-    the client to answer.
+    appended to `messages`. `client_tools` are function specs of tools the client runs
+    (a name in both is the client's): their calls are not run, the reply ends with them
+    (`Finish("tool_calls")`) for the client to answer.
     """
     provider = provider or get_provider()
-    allowed = tool_names(tools or [])
-    client_specs = client_tool_specs(tools or [])
-    specs = tool_specs(allowed) + client_specs
+    client_specs = client_tool_specs(client_tools or [])
     client_names = {spec["name"] for spec in client_specs}
+    allowed = [name for name in tool_names(tools or []) if name not in client_names]
+    specs = tool_specs(allowed) + client_specs
     reply = ReplyAccumulator()  # this reply so far, sent back to the model after tool calls
     for step in range(MAX_TOOL_STEPS):
         history = messages

@@ -33,6 +33,10 @@ class Tool:
 
 TOOLS: dict[str, Tool] = {}
 
+# The key of a conversation's `context` holding the function specs of the tools its client
+# runs (set by the OpenAI-compatible API from a request's `tools`).
+CLIENT_TOOLS = "client_tools"
+
 
 def register(tool: Tool) -> Tool:
     TOOLS[tool.name] = tool
@@ -57,15 +61,15 @@ def tool_specs(names: list[str]) -> list[dict]:
 
 
 def client_tool_specs(tools: list) -> list[dict]:
-    """Function specs naming no registered tool: tools the client runs itself (the
-    OpenAI-compatible API passes their calls back), in Responses' flat shape."""
+    """Specs of tools the client runs itself (the OpenAI-compatible API passes their calls
+    back), from function specs in either shape, in Responses' flat shape."""
     specs = []
     for tool in tools:
         if not isinstance(tool, dict):
             continue
         function = tool["function"] if isinstance(tool.get("function"), dict) else tool
         name = function.get("name")
-        if not isinstance(name, str) or not name or name in TOOLS:
+        if not isinstance(name, str) or not name:
             continue
         spec = {"type": "function", "name": name}
         spec.update(

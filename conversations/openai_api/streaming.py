@@ -7,7 +7,7 @@ import asyncio
 from asgiref.sync import async_to_sync
 
 from .. import events, generation, openai_wire, selectors
-from ..db import run_step
+from ..db import release_connection, run_step
 from ..models import Message
 from ..reply_stream import Subscription, reply_frames, sse_response
 from ..serialization import iso
@@ -73,6 +73,7 @@ def completion_stream(*, conversation, reply: Message, include_usage: bool, disc
     if started and status != Message.Status.IN_PROGRESS:
         message = selectors.message_dict_for_user(user=conversation.owner, message_id=reply.id)
         final = events.message_finished(message)
+    release_connection()  # stored: the rest needs no database
     async_to_sync(generation.reply_start)(reply)
     if started and final is None:
         async_to_sync(generation.request_sync)(reply.id, subscription.channel)

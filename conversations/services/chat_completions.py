@@ -12,6 +12,7 @@ from django.utils import timezone
 from .. import selectors
 from ..content import parse_user_content
 from ..errors import InvalidContent
+from ..llm.tools import CLIENT_TOOLS
 from ..models import Conversation, Message
 from ..serialization import message_to_dict, storable
 from .conversations import conversation_create
@@ -185,9 +186,9 @@ def chat_completion_start(
     `in_progress` or `queued` (the caller hands it to `generation.reply_start`).
 
     System and developer messages are the conversation's system prompt; `tools`, when
-    given, its tools (the client's own are offered to the model, their calls passed
-    back). `store` False: a conversation of its own, archived, for the caller to delete
-    once the reply ended.
+    given, the tools its client runs (kept in its context as `client_tools`: offered to
+    the model, their calls passed back). `store` False: a conversation of its own,
+    archived, for the caller to delete once the reply ended.
     """
     if not isinstance(messages, list) or not messages:
         raise InvalidContent("messages must be a non-empty list.", param="messages")
@@ -207,7 +208,6 @@ def chat_completion_start(
             owner=owner,
             system_prompt=system_prompt or "",
             model=model,
-            tools=tools,
             context={} if store else {"store": False},
         )
         if not store:
@@ -215,10 +215,13 @@ def chat_completion_start(
             conversation.save(update_fields=["archived"])
     locked = lock_conversation(conversation.id)
     fields = ["current_leaf", "updated_at"]
-    for name, value in (("system_prompt", system_prompt), ("model", model), ("tools", tools)):
-        if value not in (None, "") and getattr(locked, name) != value:
+    for name, value in (("system_prompt", system_prompt), ("model", model)):
+        if value and getattr(locked, name) != value:
             setattr(locked, name, storable(value))
             fields.append(name)
+    if tools is not None and locked.context.get(CLIENT_TOOLS) != tools:
+        locked.context = {**locked.context, CLIENT_TOOLS: storable(tools)}
+        fields.append("context")
     parent, matched = _match(_usable_path(locked), turns)
     created = []
     for position, (role, items) in enumerate(turns[matched:], start=matched):

@@ -60,3 +60,7 @@ def bob_api(bob):
     client = APIClient()
     client.force_login(bob)
     return client
+
+
+# The browser test of the API keys page opens pages as the chat's browser tests do.
+from tests.browser.conftest import browser, csp_violations, login, page_errors  # noqa: E402, F401

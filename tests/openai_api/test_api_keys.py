@@ -1,6 +1,8 @@
 import openai
 import pytest
+from django.test import Client
 
+from conversations import services
 from conversations.models import ApiKey
 
 
@@ -50,3 +52,18 @@ def test_a_key_works_until_it_is_revoked(fake_openai, api, sdk):
     assert revoked.json()["revoked_at"] is not None
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
+
+
+def test_staff_see_keys_in_admin_without_their_secrets(staff, alice):
+    api_key, secret = services.api_key_create(owner=alice, name="Open WebUI")
+    client = Client()
+    client.force_login(staff)
+
+    listing = client.get("/admin/conversations/apikey/").content.decode()
+    detail = client.get(f"/admin/conversations/apikey/{api_key.id}/change/").content.decode()
+
+    assert "Open WebUI" in listing
+    assert api_key.prefix in listing
+    for page in (listing, detail):
+        assert secret not in page
+        assert api_key.hashed_secret not in page
