@@ -134,10 +134,10 @@ class ModerationUnavailable(ConversationError):
     status = 503
 
 
-class InvalidApiKey(ConversationError):
-    """The API key request is not valid."""
+class InvalidKeyName(ConversationError):
+    """An API key needs a name of at most 100 characters."""
 
-    code = "invalid_api_key"
+    code = "invalid_key_name"
 
 
 class DatabaseUnavailable(ConversationError):

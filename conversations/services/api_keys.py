@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import InvalidApiKey
+from ..errors import InvalidKeyName
 from ..models import ApiKey
 from ..serialization import storable
 
@@ -30,10 +30,10 @@ def api_key_create(*, owner, name: str) -> tuple[ApiKey, str]:
     never stored nor shown again."""
     name = storable(name or "").strip()
     if not name:
-        raise InvalidApiKey("Give the key a name, to recognise it later.")
+        raise InvalidKeyName("Give the key a name, to recognise it later.")
     limit = ApiKey._meta.get_field("name").max_length
     if len(name) > limit:
-        raise InvalidApiKey(f"A key's name has at most {limit} characters.")
+        raise InvalidKeyName(f"A key's name has at most {limit} characters.")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
         owner=owner, name=name, prefix=secret[:PREFIX_SHOWN], hashed_secret=api_key_hash(secret)
