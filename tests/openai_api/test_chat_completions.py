@@ -245,3 +245,31 @@ def test_tool_calls_are_passed_through_and_their_outputs_continue(fake_openai, c
     assert sent[-1] == {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21 C"}
     conversation = conversation_of(answered)
     assert [role for role, _ in branch(conversation)] == ["user", "assistant", "tool", "assistant"]
+
+
+def test_a_welcome_message_is_not_expected_back_from_the_client(fake_openai, client, settings):
+    settings.CHAT_WELCOME_MESSAGE = "Welcome! Ask me anything."
+    fake_openai.reply("Hi.")
+    first = client.chat.completions.create(
+        model="fake-model", messages=[{"role": "user", "content": "Hello"}]
+    )
+    conversation = conversation_of(first)
+
+    client.chat.completions.create(
+        model="fake-model",
+        messages=[
+            {"role": "user", "content": "Hello"},
+            {"role": "assistant", "content": "Hi."},
+            {"role": "user", "content": "And again"},
+        ],
+        metadata={"conversation_id": str(conversation.id)},
+    )
+
+    assert [role for role, _ in branch(conversation)] == [
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
+    assert Message.objects.filter(conversation=conversation).count() == 5

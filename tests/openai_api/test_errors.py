@@ -92,3 +92,16 @@ def test_an_unknown_route_is_a_404_in_openais_shape(server_url, alice_key):
 
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_too_many_replies_is_a_429_in_openais_shape(fake_openai, client, settings):
+    settings.CHAT_GENERATION_RATE = "1/min"
+    client.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": "1"}])
+
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(
+            model="fake-model", messages=[{"role": "user", "content": "2"}]
+        )
+
+    assert caught.value.body["type"] == "rate_limit_error"
+    assert len(fake_openai.model_requests()) == 1
