@@ -11,6 +11,7 @@ admin.site.login_form = AdminLoginForm
 urlpatterns = [
     path("", views.chat, name="chat"),
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
+    path("keys/", views.api_keys, name="api-keys"),
     path("s/<str:token>/", views.shared, name="shared"),
     # path: an imported file_id may hold any character; the view answers 404 to non-ids.
     path("s/<str:token>/files/<path:attachment_id>/", views.shared_file, name="shared-file"),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("conversations.api.urls")),
+    path("v1/", include("conversations.openai_api.urls")),
 ]
 
 # A database that is away answers 503 rather than 500 (JSON under /api/).

@@ -9,6 +9,7 @@ from django.utils.text import Truncator
 
 from . import services
 from .models import (
+    ApiKey,
     Attachment,
     ContentItem,
     Conversation,
@@ -222,6 +223,28 @@ class ShareAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     def revoke(self, request, queryset):
         for share in queryset:
             services.share_revoke(share=share)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Keys of the OpenAI-compatible API: who has which, when used; never their secret."""
+
+    list_display = ["name", "owner", "shown_prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["created_at", "revoked_at"]
+    list_select_related = ["owner"]
+    search_fields = ["name", "prefix", "owner__username"]
+    fields = ["name", "owner", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.display(description="key")
+    def shown_prefix(self, api_key):
+        return f"{api_key.prefix}…"
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key)
 
 
 @admin.register(Attachment)

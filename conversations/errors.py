@@ -134,6 +134,12 @@ class ModerationUnavailable(ConversationError):
     status = 503
 
 
+class InvalidKeyName(ConversationError):
+    """An API key needs a name of at most 100 characters."""
+
+    code = "invalid_key_name"
+
+
 class DatabaseUnavailable(ConversationError):
     """The database is not answering: try again shortly."""
 
@@ -155,18 +161,18 @@ def error_body(exc: Exception) -> dict:
     return {"code": exc.code, "detail": exc.detail, **exc.extra}
 
 
-def _first_message(data, prefix: str = "") -> str:
+def first_error_message(data, prefix: str = "") -> str:
     """`field: message` of the first error in DRF's nested error data."""
     if isinstance(data, dict):
         for key, value in data.items():
             name = key if key == "non_field_errors" else f"{prefix}{key}"
-            found = _first_message(value, f"{name}." if key != "non_field_errors" else prefix)
+            found = first_error_message(value, f"{name}." if key != "non_field_errors" else prefix)
             if found:
                 return found if key == "non_field_errors" or ": " in found else f"{name}: {found}"
         return ""
     if isinstance(data, list):
         for value in data:
-            found = _first_message(value, prefix)
+            found = first_error_message(value, prefix)
             if found:
                 return found
         return ""
@@ -177,6 +183,6 @@ def validation_error_body(detail) -> dict:
     """The error body of invalid input, from DRF's nested error data."""
     return {
         "code": "invalid",
-        "detail": _first_message(detail) or "Invalid input.",
+        "detail": first_error_message(detail) or "Invalid input.",
         "fields": detail,
     }

@@ -30,6 +30,7 @@ from .llm import reply_events
 from .llm.accumulate import ReplyAccumulator
 from .llm.base import ProviderError
 from .llm.input import reply_input
+from .llm.tools import CLIENT_TOOLS
 from .models import Conversation, Message
 from .serialization import message_to_dict, storable
 
@@ -327,6 +328,7 @@ class ReplyRunner:
                 system_prompt=conversation.system_prompt,
                 model=reply.model,
                 tools=conversation.tools or None,
+                client_tools=conversation.context.get(CLIENT_TOOLS),
             ):
                 if first:
                     first = False

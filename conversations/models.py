@@ -265,3 +265,32 @@ class Attachment(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ApiKey(models.Model):
+    """A key for the OpenAI-compatible API (`Authorization: Bearer <key>`). Only a hash of
+    the secret is stored: the whole key is shown once, when it is made."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    # The key's first characters, to tell keys apart in lists.
+    prefix = models.CharField(max_length=16)
+    # SHA-256 of the whole key (hex): keys are random enough that a slow hash adds nothing.
+    hashed_secret = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -14,7 +14,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from .models import Attachment, ContentItem, Conversation, Feedback, Message, Share
+from .models import ApiKey, Attachment, ContentItem, Conversation, Feedback, Message, Share
 from .serialization import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -262,6 +262,40 @@ def attachment_get_for_user(*, user, id) -> Attachment:
         return Attachment.objects.get(owner=user, id=uuid.UUID(str(id)))
     except (ValueError, Attachment.DoesNotExist):
         raise Http404("No such attachment.") from None
+
+
+def api_key_list_for_user(*, user) -> QuerySet[ApiKey]:
+    """The user's API keys, newest first, revoked ones included."""
+    return ApiKey.objects.filter(owner=user).order_by("-created_at")
+
+
+def api_key_get_for_user(*, user, id) -> ApiKey:
+    """One of the user's API keys; anyone else's, or a malformed id, is a 404."""
+    try:
+        return ApiKey.objects.get(owner=user, id=uuid.UUID(str(id)))
+    except (ValueError, ApiKey.DoesNotExist):
+        raise Http404("No such API key.") from None
+
+
+def api_key_active(*, hashed_secret: str) -> ApiKey | None:
+    """The unrevoked key with this hash, with its owner, if any."""
+    return (
+        ApiKey.objects.select_related("owner")
+        .filter(hashed_secret=hashed_secret, revoked_at__isnull=True)
+        .first()
+    )
+
+
+def api_key_to_dict(api_key: ApiKey) -> dict:
+    """A key as its owner sees it: never its secret."""
+    return {
+        "id": str(api_key.id),
+        "name": api_key.name,
+        "prefix": api_key.prefix,
+        "created_at": iso(api_key.created_at),
+        "last_used_at": iso(api_key.last_used_at),
+        "revoked_at": iso(api_key.revoked_at),
+    }
 
 
 def _is_share_token(token) -> bool:

@@ -11,7 +11,7 @@ from django.template import loader
 from django.views import defaults
 from psycopg_pool import PoolTimeout
 
-from . import selectors
+from . import openai_wire, selectors
 from .asgi_files import attachment_response
 from .errors import DatabaseUnavailable, error_body
 from .visitors import private, visited
@@ -45,6 +45,13 @@ def chat(request, conversation_id=None):
     return render(request, "conversations/chat.html", context)
 
 
+@login_required
+def api_keys(request):
+    """The API keys page (its script lists, creates and revokes them through /api/keys/)."""
+    v1_url = request.build_absolute_uri("/v1")
+    return render(request, "conversations/api_keys.html", {"v1_url": v1_url})
+
+
 def shared(request, token):
     """A share link: the snapshot, read-only, for anyone with the link."""
     try:
@@ -69,11 +76,14 @@ def shared_file(request, token, attachment_id):
 def server_error(request):
     """The 500 handler (`handler500`), which Django calls while handling the error: a
     database that is away (not answering, no connection free in time) is a 503 saying so,
-    as JSON `{"code", "detail"}` under /api/ and a plain page elsewhere (no session or
-    user: they would ask the database again)."""
+    as JSON `{"code", "detail"}` under /api/ (OpenAI's error shape under /v1/) and a plain
+    page elsewhere (no session or user: they would ask the database again)."""
     if not isinstance(sys.exc_info()[1], OperationalError | PoolTimeout):
         return defaults.server_error(request)
     error = DatabaseUnavailable()
     if request.path_info.startswith("/api/"):
         return JsonResponse(error_body(error), status=error.status)
+    if request.path_info.startswith("/v1/"):
+        body = openai_wire.error(error.detail, status=error.status, code=error.code)
+        return JsonResponse(body, status=error.status)
     return HttpResponse(loader.render_to_string("503.html"), status=error.status)

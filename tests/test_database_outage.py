@@ -99,3 +99,26 @@ async def test_with_the_database_unreachable_requests_get_a_503_quickly(
                 assert time.monotonic() < deadline, "the server did not reconnect"
     finally:
         await asyncio.to_thread(server.__exit__, None, None, None)
+
+
+async def test_with_the_database_unreachable_v1_answers_a_503_in_openais_shape(
+    database_behind_a_proxy, alice
+):
+    token = await database_sync_to_async(Token.objects.create)(user=alice)
+    proxied = database_url(host="127.0.0.1", port=database_behind_a_proxy.port)
+    server = server_process(DATABASE_URL=proxied, DATABASE_POOL_TIMEOUT="3", LLM_PROVIDER="demo")
+    url, _process = await asyncio.to_thread(server.__enter__)
+    try:
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {token.key}"}
+        ) as http:
+            assert (await get_within(http, "/v1/models")).status_code == 200
+
+            database_behind_a_proxy.cut()
+            models = await get_within(http, "/v1/models")
+
+            assert models.status_code == 503
+            assert models.json()["error"]["code"] == "database_unavailable"
+            assert models.json()["error"]["type"] == "server_error"
+    finally:
+        await asyncio.to_thread(server.__exit__, None, None, None)

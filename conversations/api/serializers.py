@@ -230,3 +230,20 @@ class AttachmentSerializer(serializers.Serializer):
     content_type = serializers.CharField()
     size = serializers.IntegerField()
     created_at = serializers.DateTimeField()
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = TextField(max_length=100)
+
+
+class ApiKeySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The key's first characters.")
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The whole key: shown this once, never again.")

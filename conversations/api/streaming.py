@@ -5,66 +5,16 @@ that goes away stops only its own stream, and can resume with
 `GET /api/messages/{id}/stream/`, which starts from an exact snapshot.
 """
 
-import asyncio
 import json
-import logging
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.http import StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer
 
 from .. import events, generation, selectors
 from ..db import release_connection
 from ..models import Message
-
-logger = logging.getLogger(__name__)
-
-# A comment line this often keeps proxies from closing a quiet stream.
-KEEPALIVE_SECONDS = 15
-
-
-class Subscription:
-    """A channel of our own in the conversation's group, joined before anything starts,
-    so that no event of the reply can be missed. While the channel layer is down, the
-    stream hears this process's own frames instead (the replies it runs)."""
-
-    def __init__(self, conversation_id):
-        self.conversation_id = conversation_id
-        self.layer = get_channel_layer()
-        self.group = events.conversation_group(conversation_id)
-        self.local = None
-        try:
-            self.channel = async_to_sync(self.layer.new_channel)()
-            async_to_sync(self.layer.group_add)(self.group, self.channel)
-        except Exception:
-            logger.warning("The channel layer failed: streaming this process's replies only")
-            self.channel = None
-            self.local = events.listen_locally(conversation_id)
-
-    async def close(self) -> None:
-        if self.local is not None:
-            events.stop_listening_locally(self.conversation_id, self.local)
-        else:
-            await self.layer.group_discard(self.group, self.channel)
-
-    async def receive(self) -> dict:
-        if self.local is not None:
-            return await self.local.get()
-        return (await self.layer.receive(self.channel))["event"]
-
-    async def events(self):
-        """The group's events, and None now and then while it is quiet."""
-        try:
-            while True:
-                try:
-                    event = await asyncio.wait_for(self.receive(), timeout=KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield None
-                    continue
-                yield event
-        finally:
-            await self.close()
+from ..reply_stream import Subscription, reply_frames, sse_response
 
 
 class EventStreamRenderer(BaseRenderer):
@@ -85,44 +35,12 @@ def _sse(event: dict) -> str:
 
 
 async def _reply_lines(subscription: Subscription, reply: Message, *, from_snapshot=False):
-    """The reply's events in order. `from_snapshot`: it is already running, so deltas count
-    only after the snapshot its runner sends, and only those newer than it."""
-    ours = {str(reply.id), str(reply.parent_id)}
-    seq = None if from_snapshot else 0
-    async for event in subscription.events():
-        if event is None:
-            yield ": keep-alive\n\n"
-            continue
-        if (event.get("message_id") or event.get("message", {}).get("id")) not in ours:
-            continue
-        if event["type"] == "message.snapshot":
-            seq = event["seq"]
-        elif event["type"] == "message.delta":
-            if seq is None or event["seq"] <= seq:
-                continue
-            if event["seq"] > seq + 1:
-                # A frame was lost on the way (the channel layer drops frames when it is
-                # overloaded): start again from a snapshot, as the page does.
-                seq = None
-                await generation.request_sync(reply.id, subscription.channel)
-                continue
-            seq = event["seq"]
-        yield _sse(event)
-        if event["type"] in events.FINISHED_TYPES and event["message"]["id"] == str(reply.id):
-            return
+    async for event in reply_frames(subscription, reply, from_snapshot=from_snapshot):
+        yield ": keep-alive\n\n" if event is None else _sse(event)
 
 
 async def _final_lines(event: dict):
     yield _sse(event)
-
-
-def _response(lines) -> StreamingHttpResponse:
-    # The stream may last minutes and reads no database: its connection goes back now.
-    release_connection()
-    response = StreamingHttpResponse(lines, content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
-    return response
 
 
 def _follow(subscription: Subscription, reply: Message, user) -> StreamingHttpResponse:
@@ -131,11 +49,11 @@ def _follow(subscription: Subscription, reply: Message, user) -> StreamingHttpRe
     if reply.is_finished:
         async_to_sync(subscription.close)()
         message = selectors.message_dict_for_user(user=user, message_id=reply.id)
-        return _response(_final_lines(events.message_finished(message)))
+        return sse_response(_final_lines(events.message_finished(message)))
     running = reply.status == Message.Status.IN_PROGRESS
     if running:
         async_to_sync(generation.request_sync)(reply.id, subscription.channel)
-    return _response(_reply_lines(subscription, reply, from_snapshot=running))
+    return sse_response(_reply_lines(subscription, reply, from_snapshot=running))
 
 
 def continue_stream(*, conversation, user, start) -> StreamingHttpResponse:
@@ -152,7 +70,7 @@ def continue_stream(*, conversation, user, start) -> StreamingHttpResponse:
         return _follow(subscription, reply, user)
     release_connection()  # stored: the rest needs no database
     async_to_sync(generation.reply_start)(reply)
-    return _response(_reply_lines(subscription, reply))
+    return sse_response(_reply_lines(subscription, reply))
 
 
 def resume_stream(*, reply: Message, user) -> StreamingHttpResponse:

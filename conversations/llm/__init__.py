@@ -14,7 +14,7 @@ from .base import Finish, FunctionCallDone, FunctionCallOutput, Provider
 from .demo import DemoProvider
 from .openai_chat import OpenAIChatProvider
 from .openai_responses import OpenAIResponsesProvider
-from .tools import run_tool, tool_names, tool_specs
+from .tools import client_tool_specs, run_tool, tool_names, tool_specs
 
 # Model turns in one reply: tool calls and their outputs, then the answer. The last
 # turn is offered no tools, so the model has to answer in words.
@@ -85,17 +85,23 @@ def get_provider(name: str | None = None) -> Provider:
     return provider_class(name or provider_name())()
 
 
-async def reply_events(messages, *, system_prompt="", model="", tools=None, provider=None):
+async def reply_events(
+    messages, *, system_prompt="", model="", tools=None, client_tools=None, provider=None
+):
     """The events of one assistant reply to `messages`, server-side tools included.
 
     `tools` lists the tools the conversation enabled (names, or specs with a name; only
     registered tools run). When the model calls one, the call is run and its output
     yielded as a FunctionCallOutput, then the model is asked again with the reply so far
-    appended to `messages`.
+    appended to `messages`. `client_tools` are function specs of tools the client runs
+    (a name in both is the client's): their calls are not run, the reply ends with them
+    (`Finish("tool_calls")`) for the client to answer.
     """
     provider = provider or get_provider()
-    allowed = tool_names(tools or [])
-    specs = tool_specs(allowed)
+    client_specs = client_tool_specs(client_tools or [])
+    client_names = {spec["name"] for spec in client_specs}
+    allowed = [name for name in tool_names(tools or []) if name not in client_names]
+    specs = tool_specs(allowed) + client_specs
     reply = ReplyAccumulator()  # this reply so far, sent back to the model after tool calls
     for step in range(MAX_TOOL_STEPS):
         history = messages
@@ -122,9 +128,14 @@ async def reply_events(messages, *, system_prompt="", model="", tools=None, prov
         if not calls:
             return
         for call in calls:
+            if call.name in client_names:
+                continue
             output = FunctionCallOutput(
                 call.call_id, run_tool(call.name, call.arguments, allowed=allowed)
             )
             reply.apply(output)
             yield output
+        if any(call.name in client_names for call in calls):
+            yield Finish("tool_calls")  # the client runs those and sends their outputs
+            return
     yield Finish("tool_calls")  # still calling tools when the steps ran out

@@ -33,6 +33,10 @@ class Tool:
 
 TOOLS: dict[str, Tool] = {}
 
+# The key of a conversation's `context` holding the function specs of the tools its client
+# runs (set by the OpenAI-compatible API from a request's `tools`).
+CLIENT_TOOLS = "client_tools"
+
 
 def register(tool: Tool) -> Tool:
     TOOLS[tool.name] = tool
@@ -54,6 +58,25 @@ def tool_names(tools: list) -> list[str]:
 def tool_specs(names: list[str]) -> list[dict]:
     """Specs of the registered tools among `names`; names no longer registered are skipped."""
     return [TOOLS[name].spec() for name in names if name in TOOLS]
+
+
+def client_tool_specs(tools: list) -> list[dict]:
+    """Specs of tools the client runs itself (the OpenAI-compatible API passes their calls
+    back), from function specs in either shape, in Responses' flat shape."""
+    specs = []
+    for tool in tools:
+        if not isinstance(tool, dict):
+            continue
+        function = tool["function"] if isinstance(tool.get("function"), dict) else tool
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            continue
+        spec = {"type": "function", "name": name}
+        spec.update(
+            {key: function[key] for key in ("description", "parameters") if key in function}
+        )
+        specs.append(spec)
+    return specs
 
 
 def run_tool(name: str, arguments: str, *, allowed: list[str]) -> str:

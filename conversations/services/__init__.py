@@ -5,6 +5,8 @@ and the admin call the same function for the same change.
 """
 
 from .accounts import user_ensure_demo
+from .api_keys import api_key_create, api_key_revoke, api_key_touch
+from .chat_completions import chat_completion_start
 from .conversations import (
     conversation_create,
     conversation_delete,
@@ -38,8 +40,12 @@ from .sharing import (
 from .transfer import conversation_import
 
 __all__ = [
+    "api_key_create",
+    "api_key_revoke",
+    "api_key_touch",
     "attachment_create",
     "attachment_delete",
+    "chat_completion_start",
     "conversation_create",
     "conversation_delete",
     "conversation_import",

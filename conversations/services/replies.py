@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ..models import ContentItem, Conversation, Message, ServerProcess
 from ..serialization import content_item_from_dict, storable
-from .messages import UNFINISHED, announce_finished, lock_conversation
+from .messages import UNFINISHED, announce_finished
 
 
 def _store_content(reply_id, content: list[dict], stored: list[dict] | None) -> None:
@@ -51,7 +51,8 @@ def reply_claim_next(*, conversation_id) -> Message | None:
     when a reply finishes so that the queue drains, in the finish's transaction.
     """
     with transaction.atomic(savepoint=False):
-        lock_conversation(conversation_id)
+        if not Conversation.objects.select_for_update().filter(id=conversation_id).exists():
+            return None  # deleted meanwhile (an unstored /v1 completion, once answered)
         replies = Message.objects.filter(conversation_id=conversation_id, status__in=UNFINISHED)
         if replies.filter(status=Message.Status.IN_PROGRESS).exists():
             return None

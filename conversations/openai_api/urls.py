@@ -1,0 +1,13 @@
+from django.urls import path, re_path
+
+from . import views
+
+app_name = "openai"
+
+urlpatterns = [
+    path("models", views.ModelListView.as_view(), name="models"),
+    # Model ids may hold slashes (`org/model`).
+    path("models/<path:model_id>", views.ModelDetailView.as_view(), name="model"),
+    path("chat/completions", views.ChatCompletionsView.as_view(), name="chat-completions"),
+    re_path(r"^.*$", views.UnknownRouteView.as_view()),
+]

@@ -1,0 +1,142 @@
+"""The /v1/ views: thin, they check the request's shape, call a service or selector, and
+answer in OpenAI's formats (`openai_wire`); errors in OpenAI's shape (`errors`). Replies
+start through `generation.reply_start` and belong to the server, not to the request."""
+
+from asgiref.sync import async_to_sync
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import generation, openai_wire, selectors, services
+from ..db import release_connection
+from ..errors import InvalidContent
+from ..llm.catalog import available_models, requested_model
+from ..models import Message
+from ..throttling import GenerationThrottle
+from . import errors, streaming
+from .auth import BearerKeyAuthentication
+
+
+class OpenAIView(APIView):
+    """Bearer keys only (no session, so no CSRF), OpenAI's error shape."""
+
+    authentication_classes = [BearerKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get_exception_handler(self):
+        return errors.exception_handler
+
+
+def _models() -> list[dict]:
+    return [
+        openai_wire.model(m["id"], created=m["created"], owned_by=m["owned_by"])
+        for m in available_models()
+    ]
+
+
+@extend_schema(exclude=True)
+class ModelListView(OpenAIView):
+    """The models requests may name."""
+
+    def get(self, request):
+        return Response(openai_wire.model_list(_models()))
+
+
+@extend_schema(exclude=True)
+class ModelDetailView(OpenAIView):
+    def get(self, request, model_id):
+        for model in _models():
+            if model["id"] == model_id:
+                return Response(model)
+        raise Http404(f"The model '{model_id}' does not exist.")
+
+
+class StreamOptionsSerializer(serializers.Serializer):
+    include_usage = serializers.BooleanField(required=False, default=False)
+
+
+class MetadataSerializer(serializers.Serializer):
+    conversation_id = serializers.CharField(required=False)
+
+
+class ChatCompletionSerializer(serializers.Serializer):
+    """The fields this server reads; any other is accepted and ignored."""
+
+    messages = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
+    model = serializers.CharField(required=False, allow_blank=True, default="")
+    stream = serializers.BooleanField(required=False, allow_null=True, default=False)
+    stream_options = StreamOptionsSerializer(required=False, allow_null=True)
+    store = serializers.BooleanField(required=False, allow_null=True, default=True)
+    metadata = MetadataSerializer(required=False, allow_null=True)
+    tools = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True)
+
+
+@extend_schema(exclude=True)
+class ChatCompletionsView(OpenAIView):
+    """POST /v1/chat/completions: stored as a conversation (unless `store` is false);
+    `metadata.conversation_id` continues one."""
+
+    throttle_classes = [GenerationThrottle]
+
+    def post(self, request):
+        serializer = ChatCompletionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        store = data["store"] is not False
+        conversation_id = (data.get("metadata") or {}).get("conversation_id")
+        conversation = None
+        if conversation_id:
+            if not store:
+                raise InvalidContent(
+                    "store: false keeps nothing, so it cannot continue a stored conversation.",
+                    param="store",
+                )
+            conversation = selectors.conversation_get_for_user(
+                user=request.user, id=conversation_id
+            )
+        conversation, reply = services.chat_completion_start(
+            owner=request.user,
+            messages=data["messages"],
+            model=requested_model(data["model"]),
+            tools=data.get("tools"),
+            conversation=conversation,
+            store=store,
+        )
+
+        def discard():
+            services.conversation_delete(conversation=conversation)
+
+        if data["stream"]:
+            return streaming.completion_stream(
+                conversation=conversation,
+                reply=reply,
+                include_usage=bool((data.get("stream_options") or {}).get("include_usage")),
+                discard=None if store else discard,
+            )
+        # The run belongs to the process: a client that hangs up leaves it running.
+        release_connection()
+        async_to_sync(generation.reply_start)(reply, wait=True)
+        answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
+        if not store:
+            discard()
+        if answer["status"] == Message.Status.FAILED:
+            return errors.reply_error_response(answer)
+        body = openai_wire.completion(
+            answer, conversation_id=str(conversation.id) if store else None
+        )
+        headers = {"X-Conversation-Id": str(conversation.id)} if store else {}
+        return Response(body, headers=headers)
+
+
+@extend_schema(exclude=True)
+class UnknownRouteView(OpenAIView):
+    """Every method of an unknown /v1/ route answers OpenAI's 404."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise Http404(f"Unknown request URL: {request.method} {request.path}.")

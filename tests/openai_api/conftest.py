@@ -1,0 +1,66 @@
+"""The real `openai` SDK against the live ASGI server; its provider talks to the fake
+upstream (`fake_openai`) or runs the demo model."""
+
+import openai
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from conversations import services
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # The model list and throttle counters live in the cache: every test starts with none.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alice_key(alice):
+    return services.api_key_create(owner=alice, name="tests")[1]
+
+
+@pytest.fixture
+def bob_key(bob):
+    return services.api_key_create(owner=bob, name="bob's")[1]
+
+
+@pytest.fixture
+def sdk(server_url):
+    """`sdk(key)`: an OpenAI client of the live server, as an integrator makes one."""
+
+    def make(key: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{server_url}/v1", api_key=key, max_retries=0, timeout=30)
+
+    return make
+
+
+@pytest.fixture
+def client(sdk, alice_key):
+    return sdk(alice_key)
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def api(alice):
+    """Alice's browser session, as the API keys page uses it."""
+    client = APIClient()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_api(bob):
+    client = APIClient()
+    client.force_login(bob)
+    return client
+
+
+# The browser test of the API keys page opens pages as the chat's browser tests do.
+from tests.browser.conftest import browser, csp_violations, login, page_errors  # noqa: E402, F401
