@@ -52,7 +52,7 @@ def test_selection_outside_the_branch_is_refused(conversation, alice):
 
 def test_revoked_and_expired_shares_are_gone(conversation, alice):
     share = services.share_create(conversation=conversation, user=alice)
-    services.share_revoke(share=share)
+    services.share_revoke(share=share, reason="Revoked by its owner.")
     with pytest.raises(Http404):
         selectors.share_get_public(token=share.token)
     short = services.share_create(
