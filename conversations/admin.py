@@ -7,6 +7,7 @@ from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -207,17 +208,10 @@ class MessageAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Feedback)
 class FeedbackAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
-    list_display = [
-        "created_at",
-        "user_name",
-        "rating",
-        "reason_list",
-        "comment_excerpt",
-        "prompt",
-        "reply",
-        "model",
-    ]
-    list_display_links = ["created_at"]
+    # Few, wrapping columns: beside the admin's menu and filters, a 1280 px screen leaves
+    # the list about 600 px.
+    list_display = ["when", "user_name", "rating", "verdict", "exchange"]
+    list_display_links = ["when"]
     list_filter = ["rating", "model", "created_at"]
     list_select_related = ["user", "message__parent"]
     raw_id_fields = ["message", "user"]
@@ -237,27 +231,34 @@ class FeedbackAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
             .prefetch_related("message__content", "message__parent__content")
         )
 
+    @admin.display(description="date", ordering="created_at")
+    def when(self, feedback):
+        return timezone.localtime(feedback.created_at).strftime("%d %b %Y %H:%M")
+
     @admin.display(description="user", ordering="user__username")
     def user_name(self, feedback):
         name = feedback.user.get_full_name()
         username = feedback.user.get_username()
         return f"{name} ({username})" if name else username
 
-    @admin.display(description="reasons")
-    def reason_list(self, feedback):
-        return ", ".join(feedback.reasons)
+    @admin.display(description="reasons and comment")
+    def verdict(self, feedback):
+        return format_html(
+            '<span class="reasons">{}</span> <span class="comment">{}</span>',
+            ", ".join(feedback.reasons),
+            excerpt(feedback.comment, 300),
+        )
 
-    @admin.display(description="comment")
-    def comment_excerpt(self, feedback):
-        return excerpt(feedback.comment, 300)
-
-    @admin.display(description="prompt")
-    def prompt(self, feedback):
-        return excerpt(answer_text(feedback.message.parent))
-
-    @admin.display(description="reply")
-    def reply(self, feedback):
-        return excerpt(answer_text(feedback.message))
+    @admin.display(description="prompt and reply")
+    def exchange(self, feedback):
+        message = feedback.message
+        return format_html(
+            '<span class="prompt">{}</span> '
+            '<span class="reply"><span class="model">{}</span> {}</span>',
+            excerpt(answer_text(message.parent)),
+            message.model or "reply",
+            excerpt(answer_text(message)),
+        )
 
     @admin.action(description="Export selected feedback as CSV")
     def export_csv(self, request, queryset):
