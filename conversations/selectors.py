@@ -326,11 +326,13 @@ def share_list_for_conversation(*, conversation: Conversation) -> QuerySet[Share
 
 
 def share_get_public(*, token: str) -> Share:
-    """An active share by token: revoked, expired and unknown tokens are all a 404."""
+    """An active share by token: revoked, expired and unknown tokens are all a 404, and so
+    is one whose message is gone (deletions revoke their shares; this holds even for a
+    share made while its message was being deleted)."""
     now = timezone.now()
     share = (
         Share.objects.select_related("conversation")
-        .filter(token=str(token), revoked_at__isnull=True)
+        .filter(token=str(token), revoked_at__isnull=True, message__isnull=False)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .first()
         if _is_share_token(token)
