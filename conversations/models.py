@@ -219,16 +219,23 @@ class Share(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     token = models.CharField(max_length=64, unique=True)
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="shares")
+    # Deleting the conversation or the shared message revokes the share and keeps its row
+    # (null here) as the record of what was shared, by whom, and when it stopped working.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.SET_NULL, null=True, related_name="shares"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shares"
     )
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="shares")
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, related_name="shares"
+    )
     # The conversation's title when shared: part of the snapshot, like the messages.
     title = models.CharField(max_length=200, blank=True)
     selected = models.JSONField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=200, blank=True)
     view_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -172,6 +172,44 @@ def conversation_tree(*, conversation: Conversation) -> list[Message]:
     return list(messages_with_content().filter(conversation=conversation))
 
 
+def conversation_outline(*, conversation: Conversation, limit: int) -> tuple[list[dict], int]:
+    """The whole tree to read top to bottom, for staff: parents first, siblings oldest
+    first. Each row has the `message` (with content), its `level` of indentation (one more
+    under a message with several children, so a plain exchange stays flat and each branch
+    stands out), its `position` among its `siblings`, and whether it is `shown` (on the
+    conversation's current branch). The first `limit` rows, and how many there are."""
+    children = _children_by_parent(conversation.id)
+    shown = set(
+        message_path_ids(conversation_id=conversation.id, leaf_id=conversation.current_leaf_id)
+    )
+
+    def branches(parent_id, level):
+        kids = children.get(parent_id, [])
+        child_level = level + 1 if parent_id is not None and len(kids) > 1 else level
+        return [
+            (kid, child_level, position, len(kids))
+            for position, kid in reversed(list(enumerate(kids, start=1)))
+        ]
+
+    rows, stack = [], branches(None, 0)
+    while stack:
+        message_id, level, position, siblings = stack.pop()
+        rows.append(
+            {
+                "id": message_id,
+                "level": level,
+                "position": position,
+                "siblings": siblings,
+                "shown": message_id in shown,
+            }
+        )
+        stack.extend(branches(message_id, level))
+    page = rows[:limit]
+    for row, message in zip(page, _messages_in_order([row["id"] for row in page]), strict=True):
+        row["message"] = message
+    return page, len(rows)
+
+
 def conversation_hints(*, page: dict) -> list[str]:
     """Suggested first prompts, while the branch has no user message yet. `page` is the
     branch's last page: a branch longer than one page is no new conversation."""
@@ -309,23 +347,29 @@ def share_get_for_user(*, user, token: str) -> Share:
     try:
         if not _is_share_token(token):
             raise Share.DoesNotExist
+        # A share whose message was deleted is only staff's record now.
         return Share.objects.select_related("conversation").get(
-            token=token, conversation__owner=user
+            token=token, conversation__owner=user, message__isnull=False
         )
     except Share.DoesNotExist:
         raise Http404("No such share.") from None
 
 
 def share_list_for_conversation(*, conversation: Conversation) -> QuerySet[Share]:
-    return Share.objects.filter(conversation=conversation).order_by("-created_at")
+    """The conversation's shares, newest first (not those whose message was deleted)."""
+    return Share.objects.filter(conversation=conversation, message__isnull=False).order_by(
+        "-created_at"
+    )
 
 
 def share_get_public(*, token: str) -> Share:
-    """An active share by token: revoked, expired and unknown tokens are all a 404."""
+    """An active share by token: revoked, expired and unknown tokens are all a 404, and so
+    is one whose message is gone (deletions revoke their shares; this holds even for a
+    share made while its message was being deleted)."""
     now = timezone.now()
     share = (
         Share.objects.select_related("conversation")
-        .filter(token=str(token), revoked_at__isnull=True)
+        .filter(token=str(token), revoked_at__isnull=True, message__isnull=False)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .first()
         if _is_share_token(token)

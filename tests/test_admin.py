@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 
 import pytest
 from django.core.files.storage import default_storage
@@ -7,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from conversations import services
-from conversations.models import Attachment, Conversation, Feedback, Share
+from conversations.models import Attachment, ContentItem, Conversation, Feedback, Share
 from tests.factories import make_conversation, make_message
 
 
@@ -105,7 +106,10 @@ def export_feedback_csv(staff_client) -> list[list[str]]:
 
 def test_feedback_csv_export(staff_client, conversation, alice):
     answer = conversation.current_leaf
-    Feedback.objects.create(
+    ContentItem.objects.create(
+        message=answer, index=1, type="reasoning", text="Think of endofunctors"
+    )
+    feedback = Feedback.objects.create(
         message=answer,
         user=alice,
         rating="bad",
@@ -114,15 +118,36 @@ def test_feedback_csv_export(staff_client, conversation, alice):
         model="m-1",
     )
     rows = export_feedback_csv(staff_client)
-    assert rows[0][:4] == ["message_id", "conversation_id", "user", "rating"]
-    assert rows[1][2:8] == [
-        "alice",
-        "bad",
-        "inaccurate; tone",
-        "Wrong, and smug",
-        "m-1",
-        "A monoid in the category",
+    assert rows[0] == [
+        "date",
+        "user",
+        "rating",
+        "reasons",
+        "comment",
+        "model",
+        "prompt",
+        "reply",
+        "reasoning",
+        "conversation",
+        "conversation_id",
+        "message_id",
     ]
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row == {
+        "date": feedback.created_at.isoformat(),
+        "user": "alice",
+        "rating": "bad",
+        "reasons": "inaccurate; tone",
+        "comment": "Wrong, and smug",
+        "model": "m-1",
+        "prompt": "What is a monad?",
+        "reply": "A monoid in the category",
+        "reasoning": "Think of endofunctors",
+        "conversation": "http://testserver"
+        + reverse("admin:conversations_conversation_change", args=[conversation.id]),
+        "conversation_id": str(conversation.id),
+        "message_id": str(answer.id),
+    }
 
 
 def test_feedback_csv_export_keeps_formulas_as_text(staff_client, conversation, alice):
@@ -134,9 +159,12 @@ def test_feedback_csv_export_keeps_formulas_as_text(staff_client, conversation, 
         reasons=["\ttab", "-2"],
         model="@m",
     )
-    row = export_feedback_csv(staff_client)[1]
-    assert row[4:7] == ["'\ttab; -2", '\'=HYPERLINK("https://evil.example","click")', "'@m"]
-    assert row[2:4] == ["alice", "bad"]
+    header, row = export_feedback_csv(staff_client)
+    row = dict(zip(header, row, strict=True))
+    assert row["reasons"] == "'\ttab; -2"
+    assert row["comment"] == '\'=HYPERLINK("https://evil.example","click")'
+    assert row["model"] == "'@m"
+    assert (row["user"], row["rating"]) == ("alice", "bad")
 
 
 def test_share_revoke_action(staff_client, conversation, alice):
@@ -186,3 +214,156 @@ def test_deleting_uploads_in_admin_removes_their_stored_files(staff_client, alic
     assert response.status_code == 302
     assert not Attachment.objects.exists()
     assert not any(default_storage.exists(name) for name in names)
+
+
+def tree_rows(body: str) -> list[tuple[int, str]]:
+    """The rows of a conversation page's message tree: (indentation level, row text)."""
+    rows = re.findall(r'<li class="tree-row level-(\d+)[^"]*">(.*?)</li>', body, re.S)
+    return [(int(level), " ".join(re.sub(r"<[^>]+>", " ", html).split())) for level, html in rows]
+
+
+def test_conversation_page_shows_the_tree_indented_by_branch(staff_client, conversation):
+    question = conversation.current_leaf.parent
+    retry = make_message(
+        conversation, question, role="assistant", text="A functor with extras", status="failed"
+    )
+    ContentItem.objects.create(message=retry, index=1, type="reasoning", text="SECRET THOUGHTS")
+    follow_up = make_message(conversation, retry, text="And a functor?")
+    url = reverse("admin:conversations_conversation_change", args=[conversation.id])
+    body = staff_client.get(url).content.decode()
+
+    rows = tree_rows(body)
+    assert [level for level, _ in rows] == [0, 1, 1, 1]
+    assert rows[0][1].startswith("user completed What is a monad?")
+    assert "assistant completed A monoid in the category" in rows[1][1]
+    assert "branch 1 of 2" in rows[1][1]
+    assert "assistant failed A functor with extras" in rows[2][1]
+    assert "branch 2 of 2" in rows[2][1]
+    assert "And a functor?" in rows[3][1]
+    assert "SECRET THOUGHTS" not in body  # the reasoning is not the answer
+    for message in (question, conversation.current_leaf, retry, follow_up):
+        assert reverse("admin:conversations_message_change", args=[message.id]) in body
+
+
+def test_messages_can_be_searched_by_text_title_and_owner(staff_client, conversation, bob):
+    other = make_conversation(bob, title="Gardening")
+    make_message(other, text="When to plant tulips?")
+    url = reverse("admin:conversations_message_changelist")
+    body = staff_client.get(url).content.decode()
+    assert 'id="searchbar"' in body
+
+    def found(query):
+        body = staff_client.get(url, {"q": query}).content.decode()
+        return {text for text in ("monad", "monoid", "tulips") if text in body}
+
+    assert found("monoid") == {"monoid"}
+    assert found("Gardening") == {"tulips"}
+    assert found("alice") == {"monad", "monoid"}
+
+
+def test_feedback_list_shows_who_said_what_about_which_reply(staff_client, conversation, alice):
+    alice.first_name, alice.last_name = "Alice", "Liddell"
+    alice.save()
+    Feedback.objects.create(
+        message=conversation.current_leaf,
+        user=alice,
+        rating="bad",
+        comment="Wrong, and smug",
+        reasons=["inaccurate", "tone"],
+        model="m-1",
+    )
+    body = staff_client.get(reverse("admin:conversations_feedback_changelist")).content.decode()
+    for text in (
+        "Alice Liddell",
+        "What is a monad?",
+        "A monoid in the category",
+        "bad",
+        "inaccurate, tone",
+        "Wrong, and smug",
+    ):
+        assert text in body, text
+
+
+def share_with_image(alice, conversation):
+    image = services.attachment_create(
+        owner=alice, file=SimpleUploadedFile("cat.png", b"\x89PNG fake", content_type="image/png")
+    )
+    question = conversation.current_leaf.parent
+    ContentItem.objects.create(
+        message=question, index=1, type="input_image", data={"file_id": str(image.id)}
+    )
+    share = services.share_create(
+        conversation=conversation, user=alice, message=conversation.current_leaf
+    )
+    return share, f"/s/{share.token}/files/{image.id}/"
+
+
+@pytest.mark.parametrize("deleted", ["message", "conversation"])
+def test_deleting_revokes_shares_and_keeps_them_for_the_audit(
+    staff_client, client, conversation, alice, deleted
+):
+    share, file_url = share_with_image(alice, conversation)
+    assert client.get(f"/s/{share.token}/").status_code == 200
+    assert client.get(file_url).status_code == 200
+    doomed = conversation.current_leaf.parent if deleted == "message" else conversation
+    response = staff_client.post(
+        reverse(f"admin:conversations_{deleted}_delete", args=[doomed.id]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+
+    share.refresh_from_db()
+    assert share.revoked_at is not None
+    assert share.revoked_reason == f"The shared {deleted} was deleted."
+    assert share.message is None
+    assert client.get(f"/s/{share.token}/").status_code == 404
+    assert client.get(f"/api/shared/{share.token}/").status_code == 404
+    assert client.get(file_url).status_code == 404
+    body = staff_client.get(reverse("admin:conversations_share_changelist")).content.decode()
+    assert share.token[:8] in body
+    assert f"The shared {deleted} was deleted." in body
+    detail = reverse("admin:conversations_share_change", args=[share.id])
+    assert staff_client.get(detail).status_code == 200
+
+
+def test_revoking_in_admin_records_who_revoked(staff_client, conversation, alice):
+    share, _ = share_with_image(alice, conversation)
+    staff_client.post(
+        reverse("admin:conversations_share_changelist"),
+        {"action": "revoke", "_selected_action": [share.id]},
+    )
+    share.refresh_from_db()
+    assert share.revoked_reason == "Revoked by staff."
+    assert share.message_id == conversation.current_leaf_id
+
+
+def test_attachments_show_an_image_preview_to_staff_only(staff_client, client, alice, bob):
+    image = services.attachment_create(
+        owner=alice, file=SimpleUploadedFile("cat.png", b"\x89PNG fake", content_type="image/png")
+    )
+    page = services.attachment_create(
+        owner=alice,
+        file=SimpleUploadedFile(
+            "evil.html", b"<script>alert(1)</script>", content_type="text/html"
+        ),
+    )
+    preview = reverse("admin:conversations_attachment_preview", args=[image.id])
+    html_preview = reverse("admin:conversations_attachment_preview", args=[page.id])
+
+    body = staff_client.get(reverse("admin:conversations_attachment_changelist")).content.decode()
+    assert f'<img class="attachment-preview" src="{preview}" alt="cat.png"' in body
+    assert f'src="{html_preview}"' not in body  # only images are previewed
+    detail = reverse("admin:conversations_attachment_change", args=[image.id])
+    assert f'src="{preview}"' in staff_client.get(detail).content.decode()
+
+    response = staff_client.get(preview)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == b"\x89PNG fake"
+    # Uploaded HTML is never shown as a page, even to staff: it downloads.
+    response = staff_client.get(html_preview)
+    assert response["Content-Disposition"].startswith("attachment")
+    for visitor in (alice, bob):
+        client.force_login(visitor)
+        response = client.get(preview)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))

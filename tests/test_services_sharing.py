@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from conversations import selectors, services
 from conversations.errors import InvalidShare
+from conversations.models import Share
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_selection_outside_the_branch_is_refused(conversation, alice):
 
 def test_revoked_and_expired_shares_are_gone(conversation, alice):
     share = services.share_create(conversation=conversation, user=alice)
-    services.share_revoke(share=share)
+    services.share_revoke(share=share, reason="Revoked by its owner.")
     with pytest.raises(Http404):
         selectors.share_get_public(token=share.token)
     short = services.share_create(
@@ -66,3 +67,11 @@ def test_revoked_and_expired_shares_are_gone(conversation, alice):
         services.share_create(
             conversation=conversation, user=alice, expires_at=timezone.now() - timedelta(days=1)
         )
+
+
+def test_a_share_whose_message_is_gone_is_a_404_even_unrevoked(conversation, alice):
+    share = services.share_create(conversation=conversation, user=alice)
+    # As a share made while its conversation was being deleted would be left.
+    Share.objects.filter(id=share.id).update(message=None, conversation=None)
+    with pytest.raises(Http404):
+        selectors.share_get_public(token=share.token)

@@ -428,7 +428,8 @@ class ShareDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, token):
         """Revoke the link: it answers 404 from now on."""
-        services.share_revoke(share=selectors.share_get_for_user(user=request.user, token=token))
+        share = selectors.share_get_for_user(user=request.user, token=token)
+        services.share_revoke(share=share, reason="Revoked by its owner.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -36,6 +36,7 @@ from .sharing import (
     share_delete,
     share_record_view,
     share_revoke,
+    shares_revoke_before_delete,
 )
 from .transfer import conversation_import
 
@@ -73,5 +74,6 @@ __all__ = [
     "share_delete",
     "share_record_view",
     "share_revoke",
+    "shares_revoke_before_delete",
     "user_ensure_demo",
 ]

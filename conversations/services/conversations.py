@@ -7,9 +7,10 @@ from django.utils import timezone
 
 from .. import selectors
 from ..errors import InvalidParent
-from ..models import Conversation, Message
+from ..models import Conversation, Message, Share
 from ..serialization import storable
 from .messages import announce_conversation, create_message, lock_conversation, message_continue
+from .sharing import shares_revoke_before_delete
 
 
 @transaction.atomic
@@ -85,7 +86,12 @@ def conversation_update(
 
 @transaction.atomic
 def conversation_delete(*, conversation: Conversation) -> None:
-    """Delete a conversation with all its messages, feedback and shares."""
+    """Delete a conversation with all its messages and feedback; its shares are revoked
+    and kept as the record of what was shared."""
+    shares_revoke_before_delete(
+        shares=Share.objects.filter(conversation=conversation),
+        reason="The shared conversation was deleted.",
+    )
     # Cut the leaf pointer first so the cascade never trips over it.
     Conversation.objects.filter(id=conversation.id).update(current_leaf=None)
     conversation.delete()

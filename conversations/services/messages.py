@@ -27,7 +27,7 @@ from ..errors import (
 from ..llm import model_name
 from ..llm.base import ProviderError
 from ..llm.moderation import moderate, refuses
-from ..models import ContentItem, Conversation, Message, Reference
+from ..models import ContentItem, Conversation, Message, Reference, Share
 from ..serialization import (
     content_item_from_dict,
     item_html,
@@ -37,6 +37,7 @@ from ..serialization import (
     searchable_text,
     storable,
 )
+from .sharing import shares_revoke_before_delete
 
 logger = logging.getLogger(__name__)
 
@@ -321,6 +322,9 @@ def message_delete(*, message: Message) -> None:
     if conversation.current_leaf_id in doomed:
         conversation.current_leaf_id = message.parent_id
         conversation.save(update_fields=["current_leaf", "updated_at"])
+    shares_revoke_before_delete(
+        shares=Share.objects.filter(message_id__in=doomed), reason="The shared message was deleted."
+    )
     Message.objects.filter(id=message.id).delete()
     events.send_event_on_commit(conversation.id, events.message_deleted(doomed))
     announce_conversation(conversation)

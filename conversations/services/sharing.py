@@ -4,7 +4,7 @@ import secrets
 import uuid
 from datetime import datetime
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .. import selectors
@@ -97,12 +97,19 @@ def share_create(
     )
 
 
-def share_revoke(*, share: Share) -> Share:
-    """Stop a share link from working; revoking twice keeps the first time."""
+def share_revoke(*, share: Share, reason: str) -> Share:
+    """Stop a share link from working, saying why; revoking twice keeps the first time."""
     if share.revoked_at is None:
         share.revoked_at = timezone.now()
-        share.save(update_fields=["revoked_at"])
+        share.revoked_reason = reason
+        share.save(update_fields=["revoked_at", "revoked_reason"])
     return share
+
+
+def shares_revoke_before_delete(*, shares: QuerySet[Share], reason: str) -> None:
+    """Revoke `shares` because what they show is about to be deleted: their rows stay,
+    revoked, as the record of what was shared (the deletion then empties their links)."""
+    shares.filter(revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_reason=reason)
 
 
 def share_delete(*, share: Share) -> None:

@@ -68,6 +68,26 @@ def test_revoked_and_expired_links_are_404(api, anon, conversation):
     assert anon.get(f"/api/shared/{token}/").status_code == 404
 
 
+def test_deleting_the_shared_message_ends_the_link_as_before(api, anon, conversation):
+    """The share row stays for staff's audit (revoked), but the owner's API answers as if
+    it were gone, as it was before shares were kept."""
+    url = f"/api/conversations/{conversation.id}/shares/"
+    question = conversation.messages.get(content__text="where to?")
+    kept = api.post(url, {"message_id": str(question.id)}, format="json").json()["token"]
+    answer = conversation.messages.get(content__text="the sea")
+    gone = api.post(url, {"message_id": str(answer.id)}, format="json").json()["token"]
+    assert api.delete(f"/api/messages/{answer.id}/").status_code == 204
+
+    assert anon.get(f"/api/shared/{gone}/").status_code == 404
+    assert anon.get(f"/s/{gone}/").status_code == 404
+    assert api.get(f"/api/shares/{gone}/").status_code == 404
+    assert api.delete(f"/api/shares/{gone}/").status_code == 404
+    assert [share["token"] for share in api.get(url).json()] == [kept]
+    share = Share.objects.get(token=gone)
+    assert share.revoked_at is not None and share.message_id is None
+    assert share.revoked_reason == "The shared message was deleted."
+
+
 def test_bad_share_requests_are_400(api, conversation, alice):
     url = f"/api/conversations/{conversation.id}/shares/"
     past = (timezone.now() - timedelta(days=1)).isoformat()
