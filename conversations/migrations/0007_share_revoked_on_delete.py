@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0005_contentitem_html'),
+        ('conversations', '0006_api_key'),
     ]
 
     operations = [
