@@ -188,7 +188,8 @@ function actionButton(label, onclick, extra = {}) {
 
 function messageActions(message) {
   const running = message.status === "queued" || message.status === "in_progress";
-  const actions = [branchSwitcher(message), actionButton("Copy", () => copyMessage(message), { "aria-label": "Copy message" })];
+  const copy = (event) => copyMessage(message, event.currentTarget);
+  const actions = [branchSwitcher(message), actionButton("Copy", copy, { "aria-label": "Copy message" })];
   if (message.role === "assistant" && !running) {
     const rating = message.feedback?.rating;
     actions.push(
@@ -236,6 +237,7 @@ function renderAll() {
   // Suggested prompts until the first question (a welcome message may stand before it).
   $("#hints").hidden = state.hasMore || state.messages.some((message) => message.role === "user");
   if (atBottom) scrollToEnd();
+  updateSendState();
 }
 
 function replaceMessage(message) {
@@ -247,6 +249,7 @@ function replaceMessage(message) {
   const old = messagesInner.querySelector(`[data-message-id="${message.id}"]`);
   if (old) old.replaceWith(renderMessage(message));
   if (state.followScroll) scrollToEnd();
+  updateSendState();
   return true;
 }
 
@@ -513,15 +516,23 @@ function setConnection(status) {
 
 function setTitle(title) {
   $("#conversation-title").textContent = title || "New conversation";
+  document.title = `${title || "New conversation"} · Chat`;
   const link = document.querySelector(`.conversation-list [data-id="${state.conversation?.id}"] a`);
   if (link) link.textContent = title || "New conversation";
 }
 
 // ---------------------------------------------------------------- actions
 
-async function copyMessage(message) {
+async function copyMessage(message, button) {
   const text = message.content.map(textOf).filter(Boolean).join("\n\n");
-  await navigator.clipboard.writeText(text).catch(() => showError("Copying is not allowed here."));
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    showError("Copying is not allowed here.");
+    return;
+  }
+  button.textContent = "Copied";
+  setTimeout(() => (button.textContent = "Copy"), 1500);
 }
 
 async function rate(message, rating) {
@@ -548,9 +559,17 @@ function askWhy(message) {
     event.preventDefault();
     message.feedback = await api("PUT", `messages/${message.id}/feedback/`, { rating: "bad", comment: area.value });
     replaceMessage(message);
+    thankForFeedback(message);
   });
   node.append(form);
-  area.focus();
+  // Under the last reply the form would open below the fold: bring all of it into view.
+  area.focus({ preventScroll: true });
+  form.scrollIntoView({ block: "nearest" });
+}
+
+function thankForFeedback(message) {
+  messagesInner.querySelector(`[data-message-id="${message.id}"] .message-main`)
+    ?.append(el("div", { class: "feedback-thanks", role: "status" }, "Thanks, your feedback was sent."));
 }
 
 function startEdit(message) {
@@ -648,7 +667,6 @@ function draftProblem(text) {
 
 function setComposerBusy(busy) {
   input.readOnly = busy;
-  sendButton.textContent = busy ? "Sending…" : "Send";
   updateSendState();
 }
 
@@ -766,7 +784,13 @@ function requeueSending() {
 // ---------------------------------------------------------------- composer
 
 function updateSendState() {
-  sendButton.disabled = !input.value.trim() || input.readOnly;
+  // While a reply is written and nothing is typed, Send is Stop (as in ChatGPT); typed
+  // text makes it Send again, and the message waits behind the reply.
+  const stop = canStop();
+  sendButton.dataset.mode = stop ? "stop" : "send";
+  sendButton.textContent = input.readOnly ? "Sending…" : stop ? "Stop" : "Send";
+  sendButton.setAttribute("aria-label", stop ? "Stop the reply" : "Send");
+  sendButton.disabled = !stop && (!input.value.trim() || input.readOnly);
   input.style.height = "auto";
   input.style.height = `${Math.min(input.scrollHeight, 192)}px`;
 }
@@ -860,6 +884,43 @@ $("#delete-button").addEventListener("click", async () => {
   location.href = "/";
 });
 
+// ---------------------------------------------------------------- stop and scroll
+// Stop sits in the composer while a reply is written, and Escape does the same; a button
+// brings a reader who scrolled up back to the end.
+
+const runningReplies = () => state.messages.filter((m) => m.role === "assistant" && m.status === "in_progress");
+
+function canStop() {
+  return !input.readOnly && !input.value.trim() && runningReplies().length > 0;
+}
+
+function stopReplies() {
+  for (const message of runningReplies()) send({ type: "generation.cancel", message_id: message.id });
+}
+
+function setupStopAndScroll() {
+  sendButton.addEventListener("click", (event) => {
+    if (sendButton.dataset.mode !== "stop") return;
+    event.preventDefault(); // not a submit: the composer is empty
+    stopReplies();
+  });
+  document.addEventListener("keydown", (event) => {
+    // Escape belongs to an open dialog or drawer first.
+    if (event.key !== "Escape" || document.querySelector("dialog[open]") || $(".app").classList.contains("drawer-open")) return;
+    if (!runningReplies().length) return;
+    event.preventDefault();
+    stopReplies();
+  });
+  const button = $("#scroll-bottom");
+  const update = () => (button.hidden = state.followScroll);
+  messagesBox.addEventListener("scroll", update);
+  button.addEventListener("click", () => {
+    state.followScroll = true;
+    scrollToEnd();
+    update();
+  });
+}
+
 // ---------------------------------------------------------------- phone drawer
 // On a narrow screen the sidebar is a drawer: the menu button opens it; choosing a chat,
 // the backdrop or Escape closes it.
@@ -883,6 +944,7 @@ function setupDrawer() {
 }
 
 setupDrawer();
+setupStopAndScroll();
 renderAll();
 updateSendState();
 connect();
