@@ -279,18 +279,27 @@ def share_get_for_user(*, user, token: str) -> Share:
         raise Http404("No such share.") from None
 
 
+def share_list_for_user(*, user, active: bool = False) -> QuerySet[Share]:
+    """The links the user made, newest first; `active`: only those that still open."""
+    shares = Share.objects.filter(conversation__owner=user).order_by("-created_at")
+    return _still_open(shares) if active else shares
+
+
+def _still_open(shares: QuerySet[Share]) -> QuerySet[Share]:
+    """Neither revoked nor expired."""
+    return shares.filter(revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+
+
 def share_list_for_conversation(*, conversation: Conversation) -> QuerySet[Share]:
     return Share.objects.filter(conversation=conversation).order_by("-created_at")
 
 
 def share_get_public(*, token: str) -> Share:
     """An active share by token: revoked, expired and unknown tokens are all a 404."""
-    now = timezone.now()
     share = (
-        Share.objects.select_related("conversation")
-        .filter(token=str(token), revoked_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .first()
+        _still_open(Share.objects.select_related("conversation").filter(token=str(token))).first()
         if _is_share_token(token)
         else None
     )
