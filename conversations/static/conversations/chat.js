@@ -200,6 +200,10 @@ function messageActions(message) {
     );
   }
   if (message.role === "user") actions.push(actionButton("Edit", () => startEdit(message)));
+  if (message.role === "user" && message.id === lastId()) {
+    // Its reply was deleted (or never came): ask for one again.
+    actions.push(actionButton("Regenerate", () => send({ type: "message.reset", message_id: message.id })));
+  }
   actions.push(actionButton("Delete", () => deleteMessage(message), { class: "icon danger" }));
   if (message.role === "assistant" && message.model) actions.push(el("span", { class: "model-name" }, message.model));
   return el("div", { class: "message-actions" }, actions);
@@ -213,11 +217,20 @@ function renderMessage(message) {
   return el("article", { class: `message ${message.role}`, "data-message-id": message.id, "data-status": message.status },
     el("div", { class: "avatar", "aria-hidden": "true" }, (ROLE_NAMES[message.role] || message.role).slice(0, 1)),
     el("div", { class: "message-main" },
-      el("div", { class: "message-meta" }, el("span", { class: "role" }, ROLE_NAMES[message.role] || message.role)),
+      el("div", { class: "message-meta" }, el("span", { class: "role" }, ROLE_NAMES[message.role] || message.role), usageLabel(message)),
       references,
       el("div", { class: "message-body" }, items),
       statusLine(message),
       messageActions(message)));
+}
+
+// What the reply cost, shown when the pointer (or focus) is on it.
+function usageLabel(message) {
+  const usage = message.usage;
+  if (message.role !== "assistant" || !usage) return null;
+  const parts = [`${usage.input_tokens ?? 0} in`, `${usage.output_tokens ?? 0} out`];
+  if (usage.reasoning_tokens) parts.push(`${usage.reasoning_tokens} reasoning`);
+  return el("span", { class: "usage" }, `Tokens: ${parts.join(", ")}`);
 }
 
 function renderUnsent(frame) {
@@ -243,6 +256,7 @@ function renderAll() {
 function replaceMessage(message) {
   const index = state.messages.findIndex((m) => m.id === message.id);
   if (index === -1) return false;
+  const wasRunning = ["queued", "in_progress"].includes(state.messages[index].status);
   message.sibling_ids ??= state.messages[index].sibling_ids;
   message.feedback ??= state.messages[index].feedback;
   state.messages[index] = message;
@@ -250,6 +264,7 @@ function replaceMessage(message) {
   if (old) old.replaceWith(renderMessage(message));
   if (state.followScroll) scrollToEnd();
   updateSendState();
+  if (wasRunning && ["completed", "failed", "incomplete"].includes(message.status)) announceReply(message);
   return true;
 }
 
@@ -322,7 +337,6 @@ function appendText(message, index, item, delta) {
   const target = node?.querySelector(".streaming-text, pre") || node;
   if (target && !target.querySelector("*")) {
     target.append(document.createTextNode(delta));
-    liveRegion.textContent = textOf(item).slice(-200);
     if (state.followScroll) scrollToEnd();
   } else {
     replaceMessage(message);
@@ -415,7 +429,6 @@ function onFrame(frame) {
     case "message.failed":
       state.streams.delete(frame.message.id);
       replaceMessage(frame.message);
-      if (frame.message.role === "assistant") liveRegion.textContent = "Reply finished.";
       break;
     case "message.deleted":
     case "conversation.updated":
@@ -689,7 +702,7 @@ function restoreDraft({ frame, uploads }) {
 
 async function submitDraft() {
   const text = input.value.trim();
-  if (!text || input.readOnly) return;
+  if ((!text && !pending.length) || input.readOnly) return;
   clearError();
   const problem = draftProblem(text);
   if (problem) {
@@ -790,7 +803,7 @@ function updateSendState() {
   sendButton.dataset.mode = stop ? "stop" : "send";
   sendButton.textContent = input.readOnly ? "Sending…" : stop ? "Stop" : "Send";
   sendButton.setAttribute("aria-label", stop ? "Stop the reply" : "Send");
-  sendButton.disabled = !stop && (!input.value.trim() || input.readOnly);
+  sendButton.disabled = !stop && (!hasDraft() || input.readOnly);
   input.style.height = "auto";
   input.style.height = `${Math.min(input.scrollHeight, 192)}px`;
 }
@@ -813,24 +826,34 @@ const pending = [];
 const fileInput = $("#attach-input");
 $("#attach-button").addEventListener("click", () => fileInput.click());
 fileInput.addEventListener("change", async () => {
-  for (const file of fileInput.files) {
+  const files = [...fileInput.files];
+  fileInput.value = "";
+  await uploadFiles(files);
+});
+
+async function uploadFiles(files) {
+  for (const file of files) {
     const body = new FormData();
     body.append("file", file);
-    const response = await fetch("/api/attachments/", {
-      method: "POST", body, headers: { "X-CSRFToken": csrfToken }, credentials: "same-origin",
-    });
-    const payload = await response.json().catch(() => ({}));
-    if (response.ok) pending.push(payload);
-    else showError(payload.detail || `Upload failed (${response.status})`);
+    try {
+      const response = await fetch("/api/attachments/", {
+        method: "POST", body, headers: { "X-CSRFToken": csrfToken }, credentials: "same-origin",
+      });
+      const payload = await response.json().catch(() => ({}));
+      if (response.ok) pending.push(payload);
+      else showError(payload.detail || `Upload failed (${response.status})`);
+    } catch {
+      showError(`Could not upload ${file.name}: the server cannot be reached.`);
+    }
+    renderPending();
   }
-  fileInput.value = "";
-  renderPending();
-});
+}
 
 function renderPending() {
   $("#pending-attachments").replaceChildren(...pending.map((upload, index) =>
     el("span", { class: "chip" }, upload.name,
       el("button", { type: "button", class: "icon", "aria-label": `Remove ${upload.name}`, onclick: () => { pending.splice(index, 1); renderPending(); } }, "×"))));
+  updateSendState(); // an attachment alone is a message
 }
 for (const hint of document.querySelectorAll("#hints button")) {
   hint.addEventListener("click", () => {
@@ -890,8 +913,10 @@ $("#delete-button").addEventListener("click", async () => {
 
 const runningReplies = () => state.messages.filter((m) => m.role === "assistant" && m.status === "in_progress");
 
+const hasDraft = () => Boolean(input.value.trim() || pending.length);
+
 function canStop() {
-  return !input.readOnly && !input.value.trim() && runningReplies().length > 0;
+  return !input.readOnly && !hasDraft() && runningReplies().length > 0;
 }
 
 function stopReplies() {
@@ -921,6 +946,104 @@ function setupStopAndScroll() {
   });
 }
 
+// ---------------------------------------------------------------- files, announcements
+// Files dropped on the conversation or pasted in the composer are attached like chosen
+// ones. Screen readers hear each reply once, when it is complete, at most once a second.
+
+function setupFileDrop() {
+  const zone = $(".chat");
+  const carriesFiles = (event) => [...(event.dataTransfer?.types || [])].includes("Files");
+  zone.addEventListener("dragover", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault(); // allows the drop
+    zone.classList.add("dropping");
+  });
+  zone.addEventListener("dragleave", (event) => {
+    if (!zone.contains(event.relatedTarget)) zone.classList.remove("dropping");
+  });
+  zone.addEventListener("drop", (event) => {
+    zone.classList.remove("dropping");
+    if (!event.dataTransfer?.files.length) return;
+    event.preventDefault(); // the browser would open the file instead
+    uploadFiles([...event.dataTransfer.files]);
+  });
+  input.addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (!files.length) return; // text pastes as usual
+    event.preventDefault();
+    uploadFiles(files);
+  });
+}
+
+const ANNOUNCE_EVERY_MS = 1000;
+const announcements = { queued: [], timer: null, last: 0 };
+
+function announceReply(message) {
+  const node = messagesInner.querySelector(`[data-message-id="${message.id}"]`);
+  const text = [...(node?.querySelectorAll(".output-text, .refusal") || [])]
+    .map((part) => part.textContent).join(" ").replace(/\s+/g, " ").trim().slice(0, 500);
+  if (message.status === "completed") announcements.queued.push(`Assistant replied: ${text}`);
+  else announcements.queued.push(`The reply did not finish. ${text}`);
+  if (announcements.timer) return;
+  const wait = Math.max(0, announcements.last + ANNOUNCE_EVERY_MS - Date.now());
+  announcements.timer = setTimeout(() => {
+    liveRegion.textContent = announcements.queued.splice(0).join(" ");
+    announcements.last = Date.now();
+    announcements.timer = null;
+  }, wait);
+}
+
+// ---------------------------------------------------------------- shared links
+// Every link the user made, with a Revoke button each (GET /api/shares/).
+
+async function openSharesDialog() {
+  setDrawer(false);
+  const dialog = $("#shares-dialog");
+  const list = $("#shares-list", dialog);
+  list.replaceChildren();
+  $("#shares-empty", dialog).hidden = true;
+  dialog.showModal();
+  const shares = [];
+  try {
+    for (let path = "shares/?active=1"; path; ) {
+      const page = await api("GET", path);
+      shares.push(...page.results);
+      path = page.next ? `shares/${new URL(page.next).search}` : null;
+    }
+  } catch {
+    return; // the error is shown
+  }
+  list.replaceChildren(...shares.map(shareRow));
+  $("#shares-empty", dialog).hidden = shares.length > 0;
+}
+
+function shareRow(share) {
+  const title = share.title || "New conversation";
+  const date = (iso) => new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+  const views = `${share.view_count} ${share.view_count === 1 ? "view" : "views"}`;
+  const expiry = share.expires_at ? ` · expires ${date(share.expires_at)}` : "";
+  const status = el("span", { class: "share-status", role: "status" });
+  const revoke = el("button", { type: "button", class: "danger", "aria-label": `Revoke the link to ${title}` }, "Revoke");
+  const row = el("li", {},
+    el("div", { class: "share-info" },
+      el("a", { class: "share-title", href: `/c/${encodeURIComponent(share.conversation_id)}/` }, title),
+      el("div", { class: "share-meta" }, `Shared ${date(share.created_at)} · ${views}${expiry} · `,
+        el("a", { href: safeUrl(share.url), target: "_blank", rel: "noopener noreferrer" }, "Open link")),
+      status),
+    revoke);
+  revoke.addEventListener("click", async () => {
+    try {
+      await api("DELETE", `shares/${encodeURIComponent(share.token)}/`);
+    } catch {
+      return; // the error is shown
+    }
+    revoke.remove();
+    row.classList.add("revoked");
+    status.textContent = "Revoked: the link no longer works.";
+  });
+  return row;
+}
+
 // ---------------------------------------------------------------- phone drawer
 // On a narrow screen the sidebar is a drawer: the menu button opens it; choosing a chat,
 // the backdrop or Escape closes it.
@@ -945,6 +1068,9 @@ function setupDrawer() {
 
 setupDrawer();
 setupStopAndScroll();
+setupFileDrop();
+$("#shares-button").addEventListener("click", openSharesDialog);
+$("#shares-close").addEventListener("click", () => $("#shares-dialog").close());
 renderAll();
 updateSendState();
 connect();
