@@ -78,7 +78,7 @@ class NotEditable(ConversationError):
 
 
 class NotResettable(ConversationError):
-    """Only assistant replies can be regenerated."""
+    """Only a reply can be regenerated, or a question left without one answered again."""
 
     code = "not_resettable"
 

@@ -1,11 +1,13 @@
 """Markdown to safe HTML, on the server: model output and user text are untrusted."""
 
+import re
 from functools import lru_cache
 
 import nh3
 from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -75,6 +77,64 @@ def _render_math(content: str, options: dict) -> str:
         return f"<code>{escapeHtml(content)}</code>"
 
 
+# A bare http(s) or www. address in the text; what ends it is trimmed by _trim_url.
+BARE_URL = re.compile(r"\b(https?://|www\.)([^\s<>]+)", re.IGNORECASE)
+TRAILING_PUNCTUATION = ".,:;!?'\"*_~"
+
+
+def _trim_url(url: str) -> str:
+    """The address without the sentence around it: trailing punctuation, and a closing
+    parenthesis that closes none opened inside the address."""
+    while True:
+        trimmed = url.rstrip(TRAILING_PUNCTUATION)
+        if trimmed.endswith(")") and trimmed.count(")") > trimmed.count("("):
+            trimmed = trimmed[:-1]
+        if trimmed == url:
+            return url
+        url = trimmed
+
+
+def _split_bare_urls(md: MarkdownIt, token: Token) -> list[Token]:
+    """A text token as text and link tokens, one link per bare address. The link goes
+    through markdown-it's own checks (no javascript:, data: or vbscript: ever), then nh3's."""
+    tokens, position, text = [], 0, token.content
+    for match in BARE_URL.finditer(text):
+        prefix, rest = match.group(1), _trim_url(match.group(2))
+        url = prefix + rest
+        href = md.normalizeLink(url if "://" in prefix else f"https://{url}")
+        if not rest or not md.validateLink(href):
+            continue
+        if match.start() > position:
+            tokens.append(Token("text", "", 0, content=text[position : match.start()]))
+        tokens += [
+            Token("link_open", "a", 1, attrs={"href": href}, markup="linkify", info="auto"),
+            Token("text", "", 0, content=url),
+            Token("link_close", "a", -1, markup="linkify", info="auto"),
+        ]
+        position = match.start() + len(url)
+    if position < len(text):
+        tokens.append(Token("text", "", 0, content=text[position:]))
+    for part in tokens:
+        part.level = token.level
+    return tokens
+
+
+def _link_bare_urls(state) -> None:
+    """Core rule: bare addresses in text (not in code, not inside a link) become links,
+    as in ChatGPT and GitHub."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children, inside_link = [], 0
+        for token in block.children:
+            inside_link += {"link_open": 1, "link_close": -1}.get(token.type, 0)
+            if token.type == "text" and not inside_link and BARE_URL.search(token.content):
+                children += _split_bare_urls(state.md, token)
+            else:
+                children.append(token)
+        block.children = children
+
+
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
     # Raw HTML in the source is shown as text, and images become plain links:
@@ -87,6 +147,7 @@ def _markdown() -> MarkdownIt:
     md.add_render_rule("code_block", _render_fence)
     md.add_render_rule("th_open", _render_cell)
     md.add_render_rule("td_open", _render_cell)
+    md.core.ruler.after("inline", "bare_urls", _link_bare_urls)
     return md
 
 

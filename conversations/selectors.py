@@ -355,6 +355,22 @@ def share_get_for_user(*, user, token: str) -> Share:
         raise Http404("No such share.") from None
 
 
+def share_list_for_user(*, user, active: bool = False) -> QuerySet[Share]:
+    """The links the user made, newest first (not those whose message was deleted);
+    `active`: only those that still open."""
+    shares = Share.objects.filter(conversation__owner=user, message__isnull=False).order_by(
+        "-created_at"
+    )
+    return _still_open(shares) if active else shares
+
+
+def _still_open(shares: QuerySet[Share]) -> QuerySet[Share]:
+    """Neither revoked nor expired."""
+    return shares.filter(revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+
+
 def share_list_for_conversation(*, conversation: Conversation) -> QuerySet[Share]:
     """The conversation's shares, newest first (not those whose message was deleted)."""
     return Share.objects.filter(conversation=conversation, message__isnull=False).order_by(
@@ -366,12 +382,12 @@ def share_get_public(*, token: str) -> Share:
     """An active share by token: revoked, expired and unknown tokens are all a 404, and so
     is one whose message is gone (deletions revoke their shares; this holds even for a
     share made while its message was being deleted)."""
-    now = timezone.now()
     share = (
-        Share.objects.select_related("conversation")
-        .filter(token=str(token), revoked_at__isnull=True, message__isnull=False)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .first()
+        _still_open(
+            Share.objects.select_related("conversation").filter(
+                token=str(token), message__isnull=False
+            )
+        ).first()
         if _is_share_token(token)
         else None
     )

@@ -18,6 +18,48 @@ def test_markdown_basics_render():
     assert '<a href="https://example.com" rel="noopener noreferrer nofollow">link</a>' in html
 
 
+LINK = '<a href="{href}" rel="noopener noreferrer nofollow">{text}</a>'
+
+
+@pytest.mark.parametrize(
+    "text, href, shown",
+    [
+        ("see https://example.com/docs?a=1&b=2.", "https://example.com/docs?a=1&amp;b=2", None),
+        (
+            "(at https://en.wikipedia.org/wiki/Pi_(letter))",
+            "https://en.wikipedia.org/wiki/Pi_(letter)",
+            None,
+        ),
+        ("*http://example.org/x*, then", "http://example.org/x", None),
+        ("go to www.example.com!", "https://www.example.com", "www.example.com"),
+    ],
+)
+def test_bare_urls_become_links(text, href, shown):
+    html = render_markdown(text)
+    assert LINK.format(href=href, text=shown or href) in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "javascript:alert(1)",
+        "data:text/html,<b>hi</b>",
+        "vbscript:msgbox(1)",
+        "`https://example.com/in-code`",
+        "```\nhttps://example.com/in-a-block\n```",
+        "http:// and www. alone",
+    ],
+)
+def test_only_http_addresses_outside_code_become_links(text):
+    assert "<a " not in render_markdown(text)
+
+
+def test_a_link_with_an_address_as_its_text_is_linked_once():
+    html = render_markdown("[https://example.com](https://example.org)")
+    assert html.count("<a ") == 1
+    assert 'href="https://example.org"' in html
+
+
 def test_code_blocks_are_highlighted_with_a_copy_button():
     html = render_markdown('```python\nprint("<b>")\n```')
     assert 'class="codeblock-lang">python<' in html

@@ -98,6 +98,21 @@ def test_reset_makes_a_sibling_reply(conversation):
     assert conversation.current_leaf_id == again.id
 
 
+def test_reset_answers_again_a_question_whose_reply_was_deleted(conversation):
+    first, _ = services.message_continue(conversation=conversation, content="question")
+    finish(first)
+    services.message_delete(message=first)
+    again, created = services.message_reset(message=first.parent)
+    assert created
+    assert (again.parent_id, again.role, again.status) == (
+        first.parent_id,
+        "assistant",
+        "in_progress",
+    )
+    conversation.refresh_from_db()
+    assert conversation.current_leaf_id == again.id
+
+
 def test_edit_and_reset_refuse_the_wrong_role(conversation):
     reply, _ = services.message_continue(conversation=conversation, content="question")
     finish(reply)

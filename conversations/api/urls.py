@@ -30,6 +30,7 @@ urlpatterns = [
     path("markdown/", views.MarkdownView.as_view(), name="markdown"),
     path("attachments/", views.AttachmentUploadView.as_view(), name="attachments"),
     path("attachments/<str:pk>/", views.AttachmentDetailView.as_view(), name="attachment"),
+    path("shares/", views.MyShareListView.as_view(), name="my-shares"),
     path("shares/<str:token>/", views.ShareDetailView.as_view(), name="share"),
     path("shared/<str:token>/", views.SharedView.as_view(), name="shared"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

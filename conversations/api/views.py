@@ -337,7 +337,8 @@ class EditView(APIView):
 
 @extend_schema(tags=["messages"])
 class ResetView(APIView):
-    """Regenerate an assistant reply (a new sibling reply)."""
+    """Regenerate an assistant reply (a new sibling reply), or answer again a user message
+    that ends the shown branch (its reply was deleted)."""
 
     throttle_classes = [GenerationThrottle]
 
@@ -416,6 +417,33 @@ class ShareListView(APIView):
             expires_at=data.get("expires_at"),
         )
         return Response(share_dict(request, share), status=status.HTTP_201_CREATED)
+
+
+class SharePagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+@extend_schema(tags=["shares"])
+class MyShareListView(APIView):
+    """Every link you made, in all your conversations, newest first (the chat page's
+    "Shared links", where old ones are revoked)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("active", OpenApiTypes.BOOL, description="Only links that still open")
+        ],
+        responses=s.ShareSerializer(many=True),
+    )
+    def get(self, request):
+        active = request.query_params.get("active", "").lower() in {"1", "true", "yes"}
+        paginator = SharePagination()
+        shares = paginator.paginate_queryset(
+            selectors.share_list_for_user(user=request.user, active=active), request, view=self
+        )
+        return paginator.get_paginated_response([share_dict(request, share) for share in shares])
 
 
 @extend_schema(tags=["shares"])

@@ -268,20 +268,31 @@ def message_edit(
 @transaction.atomic
 def message_reset(*, message: Message, idempotency_key: str = "") -> tuple[Message, bool]:
     """A new reply to the same user message, beside `message` (the old one stays).
-    Returns `(reply, created)` as `message_continue` does."""
-    if message.role != Message.Role.ASSISTANT:
-        raise NotResettable("Only assistant replies can be regenerated; edit your message.")
-    if message.parent_id is None:
+
+    `message` may also be a user message that ends the shown branch (its reply was
+    deleted): it gets a new reply. Returns `(reply, created)` as `message_continue` does.
+    """
+    answering = message.role == Message.Role.USER
+    if not answering and message.role != Message.Role.ASSISTANT:
+        raise NotResettable("Only assistant replies can be regenerated.")
+    if not answering and message.parent_id is None:
         raise NotResettable("This message answers nothing, so it cannot be regenerated.")
     idempotency_key = _check_idempotency_key(idempotency_key)
     locked = lock_conversation(message.conversation_id)
     existing = _idempotent_reply(locked, idempotency_key)
     if existing is not None:
         return existing, False
-    if not Message.objects.filter(id=message.parent_id).exists():
+    question_id = message.id if answering else message.parent_id
+    if not Message.objects.filter(id=question_id).exists():
         raise NotResettable("That message was deleted.")
+    if answering and locked.current_leaf_id != message.id:
+        raise NotResettable(
+            "This message has its reply: regenerate the reply, or edit your message."
+        )
     reply = _reply_create(
-        conversation=locked, parent=message.parent, idempotency_key=idempotency_key
+        conversation=locked,
+        parent=message if answering else message.parent,
+        idempotency_key=idempotency_key,
     )
     locked.current_leaf = reply
     locked.save(update_fields=["current_leaf", "updated_at"])

@@ -118,6 +118,22 @@ def test_reset_writes_a_sibling_reply_from_the_same_question(api, conversation, 
     assert [m["role"] for m in model.calls[-1]["messages"]] == ["user"]
 
 
+def test_reset_of_a_question_left_without_its_reply_answers_it(api, conversation, scripted):
+    model = scripted([TextDelta("again"), Finish("stop")])
+    first = api.post(continue_url(conversation), {"content": "q"}, format="json").json()
+    question, old_reply = first["messages"]
+    assert api.delete(f"/api/messages/{old_reply['id']}/").status_code == 204
+    response = api.post(f"/api/messages/{question['id']}/reset/")
+    assert response.status_code == 200, response.json()
+    _question, reply = response.json()["messages"]
+    assert (reply["parent_id"], reply["status"]) == (question["id"], "completed")
+    assert reply["content"][0]["text"] == "again"
+    assert [m["role"] for m in model.calls[-1]["messages"]] == ["user"]
+    # Answered again, it is no longer the end of the branch: its reply is what resets.
+    response = api.post(f"/api/messages/{question['id']}/reset/")
+    assert (response.status_code, response.json()["code"]) == (400, "not_resettable")
+
+
 def test_a_failing_model_stores_the_question_and_a_failed_reply(api, conversation, scripted):
     scripted([], ProviderError("upstream_error", "The model server answered 500.", status=500))
     response = api.post(continue_url(conversation), {"content": "hello?"}, format="json")

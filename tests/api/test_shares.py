@@ -192,3 +192,43 @@ def test_images_of_the_shared_messages_are_shown_to_the_links_visitors(
         assert anon.get(f"/s/{token}/files/{other}/").status_code == 404
     api.delete(f"/api/shares/{token}/")
     assert anon.get(file_url).status_code == 404
+
+
+def test_my_links_are_listed_across_conversations_newest_first(
+    api, bob_api, anon, conversation, alice, bob
+):
+    other = make_conversation(alice, title="Recipes")
+    other.current_leaf = make_message(other, role="user", text="soup?")
+    other.save()
+    first = api.post(f"/api/conversations/{conversation.id}/shares/", {}, format="json").json()
+    second = api.post(f"/api/conversations/{other.id}/shares/", {}, format="json").json()
+    revoked = api.post(f"/api/conversations/{other.id}/shares/", {}, format="json").json()
+    api.delete(f"/api/shares/{revoked['token']}/")
+    expired = api.post(f"/api/conversations/{other.id}/shares/", {}, format="json").json()
+    Share.objects.filter(token=expired["token"]).update(expires_at=timezone.now())
+
+    body = api.get("/api/shares/").json()
+    listed = [(share["token"], share["title"], share["active"]) for share in body["results"]]
+    assert listed == [
+        (expired["token"], "Recipes", False),
+        (revoked["token"], "Recipes", False),
+        (second["token"], "Recipes", True),
+        (first["token"], "Trip", True),
+    ]
+    assert body["results"][-1]["url"] == first["url"]
+    for key in ("view_count", "created_at", "conversation_id", "revoked_at", "expires_at"):
+        assert key in body["results"][0]
+
+    active = api.get("/api/shares/?active=1").json()["results"]
+    assert [share["token"] for share in active] == [second["token"], first["token"]]
+    assert bob_api.get("/api/shares/").json()["results"] == []
+    assert anon.get("/api/shares/").status_code in (401, 403)
+
+
+def test_my_links_come_a_page_at_a_time(api, conversation):
+    for _ in range(3):
+        api.post(f"/api/conversations/{conversation.id}/shares/", {}, format="json")
+    page = api.get("/api/shares/?page_size=2").json()
+    assert len(page["results"]) == 2
+    rest = api.get(page["next"]).json()
+    assert len(rest["results"]) == 1 and rest["next"] is None

@@ -188,7 +188,8 @@ function actionButton(label, onclick, extra = {}) {
 
 function messageActions(message) {
   const running = message.status === "queued" || message.status === "in_progress";
-  const actions = [branchSwitcher(message), actionButton("Copy", () => copyMessage(message), { "aria-label": "Copy message" })];
+  const copy = (event) => copyMessage(message, event.currentTarget);
+  const actions = [branchSwitcher(message), actionButton("Copy", copy, { "aria-label": "Copy message" })];
   if (message.role === "assistant" && !running) {
     const rating = message.feedback?.rating;
     actions.push(
@@ -199,6 +200,10 @@ function messageActions(message) {
     );
   }
   if (message.role === "user") actions.push(actionButton("Edit", () => startEdit(message)));
+  if (message.role === "user" && message.id === lastId()) {
+    // Its reply was deleted (or never came): ask for one again.
+    actions.push(actionButton("Regenerate", () => send({ type: "message.reset", message_id: message.id })));
+  }
   actions.push(actionButton("Delete", () => deleteMessage(message), { class: "icon danger" }));
   if (message.role === "assistant" && message.model) actions.push(el("span", { class: "model-name" }, message.model));
   return el("div", { class: "message-actions" }, actions);
@@ -212,11 +217,20 @@ function renderMessage(message) {
   return el("article", { class: `message ${message.role}`, "data-message-id": message.id, "data-status": message.status },
     el("div", { class: "avatar", "aria-hidden": "true" }, (ROLE_NAMES[message.role] || message.role).slice(0, 1)),
     el("div", { class: "message-main" },
-      el("div", { class: "message-meta" }, el("span", { class: "role" }, ROLE_NAMES[message.role] || message.role)),
+      el("div", { class: "message-meta" }, el("span", { class: "role" }, ROLE_NAMES[message.role] || message.role), usageLabel(message)),
       references,
       el("div", { class: "message-body" }, items),
       statusLine(message),
       messageActions(message)));
+}
+
+// What the reply cost, shown when the pointer (or focus) is on it.
+function usageLabel(message) {
+  const usage = message.usage;
+  if (message.role !== "assistant" || !usage) return null;
+  const parts = [`${usage.input_tokens ?? 0} in`, `${usage.output_tokens ?? 0} out`];
+  if (usage.reasoning_tokens) parts.push(`${usage.reasoning_tokens} reasoning`);
+  return el("span", { class: "usage" }, `Tokens: ${parts.join(", ")}`);
 }
 
 function renderUnsent(frame) {
@@ -236,17 +250,21 @@ function renderAll() {
   // Suggested prompts until the first question (a welcome message may stand before it).
   $("#hints").hidden = state.hasMore || state.messages.some((message) => message.role === "user");
   if (atBottom) scrollToEnd();
+  updateSendState();
 }
 
 function replaceMessage(message) {
   const index = state.messages.findIndex((m) => m.id === message.id);
   if (index === -1) return false;
+  const wasRunning = ["queued", "in_progress"].includes(state.messages[index].status);
   message.sibling_ids ??= state.messages[index].sibling_ids;
   message.feedback ??= state.messages[index].feedback;
   state.messages[index] = message;
   const old = messagesInner.querySelector(`[data-message-id="${message.id}"]`);
   if (old) old.replaceWith(renderMessage(message));
   if (state.followScroll) scrollToEnd();
+  updateSendState();
+  if (wasRunning && ["completed", "failed", "incomplete"].includes(message.status)) announceReply(message);
   return true;
 }
 
@@ -319,7 +337,6 @@ function appendText(message, index, item, delta) {
   const target = node?.querySelector(".streaming-text, pre") || node;
   if (target && !target.querySelector("*")) {
     target.append(document.createTextNode(delta));
-    liveRegion.textContent = textOf(item).slice(-200);
     if (state.followScroll) scrollToEnd();
   } else {
     replaceMessage(message);
@@ -412,7 +429,6 @@ function onFrame(frame) {
     case "message.failed":
       state.streams.delete(frame.message.id);
       replaceMessage(frame.message);
-      if (frame.message.role === "assistant") liveRegion.textContent = "Reply finished.";
       break;
     case "message.deleted":
     case "conversation.updated":
@@ -513,15 +529,23 @@ function setConnection(status) {
 
 function setTitle(title) {
   $("#conversation-title").textContent = title || "New conversation";
+  document.title = `${title || "New conversation"} · Chat`;
   const link = document.querySelector(`.conversation-list [data-id="${state.conversation?.id}"] a`);
   if (link) link.textContent = title || "New conversation";
 }
 
 // ---------------------------------------------------------------- actions
 
-async function copyMessage(message) {
+async function copyMessage(message, button) {
   const text = message.content.map(textOf).filter(Boolean).join("\n\n");
-  await navigator.clipboard.writeText(text).catch(() => showError("Copying is not allowed here."));
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    showError("Copying is not allowed here.");
+    return;
+  }
+  button.textContent = "Copied";
+  setTimeout(() => (button.textContent = "Copy"), 1500);
 }
 
 async function rate(message, rating) {
@@ -548,9 +572,17 @@ function askWhy(message) {
     event.preventDefault();
     message.feedback = await api("PUT", `messages/${message.id}/feedback/`, { rating: "bad", comment: area.value });
     replaceMessage(message);
+    thankForFeedback(message);
   });
   node.append(form);
-  area.focus();
+  // Under the last reply the form would open below the fold: bring all of it into view.
+  area.focus({ preventScroll: true });
+  form.scrollIntoView({ block: "nearest" });
+}
+
+function thankForFeedback(message) {
+  messagesInner.querySelector(`[data-message-id="${message.id}"] .message-main`)
+    ?.append(el("div", { class: "feedback-thanks", role: "status" }, "Thanks, your feedback was sent."));
 }
 
 function startEdit(message) {
@@ -648,7 +680,6 @@ function draftProblem(text) {
 
 function setComposerBusy(busy) {
   input.readOnly = busy;
-  sendButton.textContent = busy ? "Sending…" : "Send";
   updateSendState();
 }
 
@@ -671,7 +702,7 @@ function restoreDraft({ frame, uploads }) {
 
 async function submitDraft() {
   const text = input.value.trim();
-  if (!text || input.readOnly) return;
+  if ((!text && !pending.length) || input.readOnly) return;
   clearError();
   const problem = draftProblem(text);
   if (problem) {
@@ -766,7 +797,13 @@ function requeueSending() {
 // ---------------------------------------------------------------- composer
 
 function updateSendState() {
-  sendButton.disabled = !input.value.trim() || input.readOnly;
+  // While a reply is written and nothing is typed, Send is Stop (as in ChatGPT); typed
+  // text makes it Send again, and the message waits behind the reply.
+  const stop = canStop();
+  sendButton.dataset.mode = stop ? "stop" : "send";
+  sendButton.textContent = input.readOnly ? "Sending…" : stop ? "Stop" : "Send";
+  sendButton.setAttribute("aria-label", stop ? "Stop the reply" : "Send");
+  sendButton.disabled = !stop && (!hasDraft() || input.readOnly);
   input.style.height = "auto";
   input.style.height = `${Math.min(input.scrollHeight, 192)}px`;
 }
@@ -789,24 +826,34 @@ const pending = [];
 const fileInput = $("#attach-input");
 $("#attach-button").addEventListener("click", () => fileInput.click());
 fileInput.addEventListener("change", async () => {
-  for (const file of fileInput.files) {
+  const files = [...fileInput.files];
+  fileInput.value = "";
+  await uploadFiles(files);
+});
+
+async function uploadFiles(files) {
+  for (const file of files) {
     const body = new FormData();
     body.append("file", file);
-    const response = await fetch("/api/attachments/", {
-      method: "POST", body, headers: { "X-CSRFToken": csrfToken }, credentials: "same-origin",
-    });
-    const payload = await response.json().catch(() => ({}));
-    if (response.ok) pending.push(payload);
-    else showError(payload.detail || `Upload failed (${response.status})`);
+    try {
+      const response = await fetch("/api/attachments/", {
+        method: "POST", body, headers: { "X-CSRFToken": csrfToken }, credentials: "same-origin",
+      });
+      const payload = await response.json().catch(() => ({}));
+      if (response.ok) pending.push(payload);
+      else showError(payload.detail || `Upload failed (${response.status})`);
+    } catch {
+      showError(`Could not upload ${file.name}: the server cannot be reached.`);
+    }
+    renderPending();
   }
-  fileInput.value = "";
-  renderPending();
-});
+}
 
 function renderPending() {
   $("#pending-attachments").replaceChildren(...pending.map((upload, index) =>
     el("span", { class: "chip" }, upload.name,
       el("button", { type: "button", class: "icon", "aria-label": `Remove ${upload.name}`, onclick: () => { pending.splice(index, 1); renderPending(); } }, "×"))));
+  updateSendState(); // an attachment alone is a message
 }
 for (const hint of document.querySelectorAll("#hints button")) {
   hint.addEventListener("click", () => {
@@ -860,6 +907,143 @@ $("#delete-button").addEventListener("click", async () => {
   location.href = "/";
 });
 
+// ---------------------------------------------------------------- stop and scroll
+// Stop sits in the composer while a reply is written, and Escape does the same; a button
+// brings a reader who scrolled up back to the end.
+
+const runningReplies = () => state.messages.filter((m) => m.role === "assistant" && m.status === "in_progress");
+
+const hasDraft = () => Boolean(input.value.trim() || pending.length);
+
+function canStop() {
+  return !input.readOnly && !hasDraft() && runningReplies().length > 0;
+}
+
+function stopReplies() {
+  for (const message of runningReplies()) send({ type: "generation.cancel", message_id: message.id });
+}
+
+function setupStopAndScroll() {
+  sendButton.addEventListener("click", (event) => {
+    if (sendButton.dataset.mode !== "stop") return;
+    event.preventDefault(); // not a submit: the composer is empty
+    stopReplies();
+  });
+  document.addEventListener("keydown", (event) => {
+    // Escape belongs to an open dialog or drawer first.
+    if (event.key !== "Escape" || document.querySelector("dialog[open]") || $(".app").classList.contains("drawer-open")) return;
+    if (!runningReplies().length) return;
+    event.preventDefault();
+    stopReplies();
+  });
+  const button = $("#scroll-bottom");
+  const update = () => (button.hidden = state.followScroll);
+  messagesBox.addEventListener("scroll", update);
+  button.addEventListener("click", () => {
+    state.followScroll = true;
+    scrollToEnd();
+    update();
+  });
+}
+
+// ---------------------------------------------------------------- files, announcements
+// Files dropped on the conversation or pasted in the composer are attached like chosen
+// ones. Screen readers hear each reply once, when it is complete, at most once a second.
+
+function setupFileDrop() {
+  const zone = $(".chat");
+  const carriesFiles = (event) => [...(event.dataTransfer?.types || [])].includes("Files");
+  zone.addEventListener("dragover", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault(); // allows the drop
+    zone.classList.add("dropping");
+  });
+  zone.addEventListener("dragleave", (event) => {
+    if (!zone.contains(event.relatedTarget)) zone.classList.remove("dropping");
+  });
+  zone.addEventListener("drop", (event) => {
+    zone.classList.remove("dropping");
+    if (!event.dataTransfer?.files.length) return;
+    event.preventDefault(); // the browser would open the file instead
+    uploadFiles([...event.dataTransfer.files]);
+  });
+  input.addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (!files.length) return; // text pastes as usual
+    event.preventDefault();
+    uploadFiles(files);
+  });
+}
+
+const ANNOUNCE_EVERY_MS = 1000;
+const announcements = { queued: [], timer: null, last: 0 };
+
+function announceReply(message) {
+  const node = messagesInner.querySelector(`[data-message-id="${message.id}"]`);
+  const text = [...(node?.querySelectorAll(".output-text, .refusal") || [])]
+    .map((part) => part.textContent).join(" ").replace(/\s+/g, " ").trim().slice(0, 500);
+  if (message.status === "completed") announcements.queued.push(`Assistant replied: ${text}`);
+  else announcements.queued.push(`The reply did not finish. ${text}`);
+  if (announcements.timer) return;
+  const wait = Math.max(0, announcements.last + ANNOUNCE_EVERY_MS - Date.now());
+  announcements.timer = setTimeout(() => {
+    liveRegion.textContent = announcements.queued.splice(0).join(" ");
+    announcements.last = Date.now();
+    announcements.timer = null;
+  }, wait);
+}
+
+// ---------------------------------------------------------------- shared links
+// Every link the user made, with a Revoke button each (GET /api/shares/).
+
+async function openSharesDialog() {
+  setDrawer(false);
+  const dialog = $("#shares-dialog");
+  const list = $("#shares-list", dialog);
+  list.replaceChildren();
+  $("#shares-empty", dialog).hidden = true;
+  dialog.showModal();
+  const shares = [];
+  try {
+    for (let path = "shares/?active=1"; path; ) {
+      const page = await api("GET", path);
+      shares.push(...page.results);
+      path = page.next ? `shares/${new URL(page.next).search}` : null;
+    }
+  } catch {
+    return; // the error is shown
+  }
+  list.replaceChildren(...shares.map(shareRow));
+  $("#shares-empty", dialog).hidden = shares.length > 0;
+}
+
+function shareRow(share) {
+  const title = share.title || "New conversation";
+  const date = (iso) => new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+  const views = `${share.view_count} ${share.view_count === 1 ? "view" : "views"}`;
+  const expiry = share.expires_at ? ` · expires ${date(share.expires_at)}` : "";
+  const status = el("span", { class: "share-status", role: "status" });
+  const revoke = el("button", { type: "button", class: "danger", "aria-label": `Revoke the link to ${title}` }, "Revoke");
+  const row = el("li", {},
+    el("div", { class: "share-info" },
+      el("a", { class: "share-title", href: `/c/${encodeURIComponent(share.conversation_id)}/` }, title),
+      el("div", { class: "share-meta" }, `Shared ${date(share.created_at)} · ${views}${expiry} · `,
+        el("a", { href: safeUrl(share.url), target: "_blank", rel: "noopener noreferrer" }, "Open link")),
+      status),
+    revoke);
+  revoke.addEventListener("click", async () => {
+    try {
+      await api("DELETE", `shares/${encodeURIComponent(share.token)}/`);
+    } catch {
+      return; // the error is shown
+    }
+    revoke.remove();
+    row.classList.add("revoked");
+    status.textContent = "Revoked: the link no longer works.";
+  });
+  return row;
+}
+
 // ---------------------------------------------------------------- phone drawer
 // On a narrow screen the sidebar is a drawer: the menu button opens it; choosing a chat,
 // the backdrop or Escape closes it.
@@ -883,6 +1067,10 @@ function setupDrawer() {
 }
 
 setupDrawer();
+setupStopAndScroll();
+setupFileDrop();
+$("#shares-button").addEventListener("click", openSharesDialog);
+$("#shares-close").addEventListener("click", () => $("#shares-dialog").close());
 renderAll();
 updateSendState();
 connect();
