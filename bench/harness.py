@@ -238,6 +238,7 @@ class Reply:
     error: str | None = None  # why it failed (its `error.code`) or the client gave up
     seqs: list[int] = field(default_factory=list)
     text: str = ""
+    covered: int = 0  # the `seq` of the last snapshot: deltas up to it are in the text
 
     async def read(self, frames, started: float, until=None) -> None:
         """Note the frames of the async iterable `frames` until the reply ends (or
@@ -251,7 +252,13 @@ class Reply:
         message = frame.get("message") or {}
         if frame["type"] == "message.created" and message.get("role") == "assistant":
             self.id = self.id or message["id"]
+        elif frame["type"] == "message.snapshot" and message.get("id") == self.id:
+            # As the page does after a gap: the snapshot, then only the deltas after it.
+            self.text, self.covered = stored_text(message), frame["seq"]
+            self.seqs = sorted(set(self.seqs) | set(range(1, frame["seq"] + 1)))
         elif frame["type"] == "message.delta" and frame["message_id"] == self.id:
+            if frame["seq"] <= self.covered:
+                return False
             self.first = self.first if self.first is not None else at
             self.seqs.append(frame["seq"])
             if frame["item_type"] == "output_text":
