@@ -265,7 +265,7 @@ def test_shared_links_are_listed_and_can_be_revoked(
     old = share(trip)
     kept = share(conversation_with_reply(alice, "Recipes"))
     Share.objects.filter(id=kept.id).update(view_count=3)
-    services.share_revoke(share=share(trip))
+    services.share_revoke(share=share(trip), reason="Revoked by its owner.")
     share(conversation_with_reply(bob, "Bob's"))
 
     page = login(alice, "alice-password", color_scheme=scheme, phone=phone)
