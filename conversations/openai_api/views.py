@@ -14,6 +14,7 @@ from .. import generation, openai_wire, selectors, services
 from ..db import release_connection
 from ..errors import InvalidContent
 from ..llm.catalog import available_models, requested_model
+from ..llm.tools import CLIENT_TOOLS
 from ..models import Message
 from ..throttling import GenerationThrottle
 from . import errors, streaming
@@ -129,6 +130,117 @@ class ChatCompletionsView(OpenAIView):
         )
         headers = {"X-Conversation-Id": str(conversation.id)} if store else {}
         return Response(body, headers=headers)
+
+
+class ResponseCreateSerializer(serializers.Serializer):
+    """The fields this server reads; any other is accepted and ignored."""
+
+    input = serializers.JSONField()
+    instructions = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    model = serializers.CharField(required=False, allow_blank=True, default="")
+    tools = serializers.ListField(child=serializers.JSONField(), required=False, allow_null=True)
+    stream = serializers.BooleanField(required=False, allow_null=True, default=False)
+    store = serializers.BooleanField(required=False, allow_null=True, default=True)
+    # `"conv_…"` or `{"id": "conv_…"}`
+    conversation = serializers.JSONField(required=False, allow_null=True)
+    previous_response_id = serializers.CharField(required=False, allow_null=True)
+
+
+def _conversation_named(user, value):
+    """The user's conversation a request's `conversation` names (None: none named)."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise InvalidContent('conversation must be an id or {"id": id}.', param="conversation")
+    conversation_id = openai_wire.unprefixed(value, openai_wire.CONVERSATION_PREFIX)
+    return selectors.conversation_get_for_user(user=user, id=conversation_id)
+
+
+def _reply_named(user, response_id: str) -> Message:
+    return selectors.response_get_for_user(
+        user=user, id=openai_wire.unprefixed(response_id, openai_wire.RESPONSE_PREFIX)
+    )
+
+
+def _response_fields(conversation, *, store: bool = True) -> dict:
+    """What a response says of its conversation: its id (when kept), instructions, tools."""
+    return {
+        "conversation_id": str(conversation.id) if store else None,
+        "instructions": conversation.system_prompt,
+        "tools": openai_wire.response_tools(conversation.context.get(CLIENT_TOOLS)),
+        "store": store,
+    }
+
+
+@extend_schema(exclude=True)
+class ResponsesView(OpenAIView):
+    """POST /v1/responses: stored in the tree (unless `store` is false); `conversation`
+    appends to a conversation, `previous_response_id` continues from a reply."""
+
+    throttle_classes = [GenerationThrottle]
+
+    def post(self, request):
+        serializer = ResponseCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        store = data["store"] is not False
+        previous_id = data.get("previous_response_id")
+        conversation, reply = services.response_start(
+            owner=request.user,
+            input=data["input"],
+            instructions=data.get("instructions"),
+            model=requested_model(data["model"]),
+            tools=data.get("tools"),
+            conversation=_conversation_named(request.user, data.get("conversation")),
+            previous=_reply_named(request.user, previous_id) if previous_id else None,
+            store=store,
+        )
+        fields = _response_fields(conversation, store=store)
+
+        def discard():
+            services.conversation_delete(conversation=conversation)
+
+        if data["stream"]:
+            maker = openai_wire.ResponseEvents(streaming.reply_start_dict(reply), **fields)
+            return streaming.reply_stream(
+                conversation=conversation,
+                reply=reply,
+                maker=maker,
+                discard=None if store else discard,
+            )
+        # The run belongs to the process: a client that hangs up leaves it running.
+        release_connection()
+        async_to_sync(generation.reply_start)(reply, wait=True)
+        answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
+        if not store:
+            discard()
+        if answer["status"] == Message.Status.FAILED:
+            return errors.reply_error_response(answer)
+        return Response(openai_wire.response(answer, **fields))
+
+
+@extend_schema(exclude=True)
+class ResponseDetailView(OpenAIView):
+    """GET /v1/responses/<id>: a stored reply as a response."""
+
+    def get(self, request, response_id):
+        reply = _reply_named(request.user, response_id)
+        answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
+        return Response(openai_wire.response(answer, **_response_fields(reply.conversation)))
+
+
+@extend_schema(exclude=True)
+class ResponseCancelView(OpenAIView):
+    """POST /v1/responses/<id>/cancel: stop a queued or running reply (what it wrote so
+    far is kept), as the chat's Stop does."""
+
+    def post(self, request, response_id):
+        reply = _reply_named(request.user, response_id)
+        services.message_cancel(message=reply)
+        answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
+        return Response(openai_wire.response(answer, **_response_fields(reply.conversation)))
 
 
 @extend_schema(exclude=True)

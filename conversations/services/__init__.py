@@ -26,6 +26,7 @@ from .replies import (
     server_process_register,
     server_process_retire,
 )
+from .responses import response_start
 from .sharing import (
     attachment_create,
     attachment_delete,
@@ -67,6 +68,7 @@ __all__ = [
     "reply_claim_next",
     "reply_finish",
     "reply_refuse",
+    "response_start",
     "server_process_beat",
     "server_process_register",
     "server_process_retire",
