@@ -57,16 +57,7 @@ def usage(reply: dict) -> dict:
 
 
 def pending_tool_calls(reply: dict) -> list[dict]:
-    """The reply's calls of the client's tools, as `tool_calls`: those without an output in
-    the reply (server-side tools ran, their outputs are stored beside them)."""
-    answered = {
-        item.get("call_id") for item in reply["content"] if item["type"] == "function_call_output"
-    }
-    calls = [
-        item
-        for item in reply["content"]
-        if item["type"] == "function_call" and item.get("call_id") not in answered
-    ]
+    """The reply's calls of the client's tools, as `tool_calls`."""
     return [
         {
             "index": index,
@@ -74,7 +65,7 @@ def pending_tool_calls(reply: dict) -> list[dict]:
             "type": "function",
             "function": {"name": call.get("name", ""), "arguments": call.get("arguments") or ""},
         }
-        for index, call in enumerate(calls)
+        for index, call in enumerate(_pending_calls(reply))
     ]
 
 
@@ -196,7 +187,12 @@ def sse(chunk: dict) -> str:
 RESPONSE_PREFIX = "resp_"
 CONVERSATION_PREFIX = "conv_"
 # An output item's id: its kind's prefix, the reply's id, its place in the output.
-ITEM_PREFIXES = {"message": "msg", "reasoning": "rs", "function_call": "fc"}
+ITEM_PREFIXES = {
+    "message": "msg",
+    "reasoning": "rs",
+    "function_call": "fc",
+    "function_call_output": "fco",
+}
 # The output item that holds a reply's content item of each type (others are not output).
 OUTPUT_KINDS = {"output_text": "message", "refusal": "message", "reasoning": "reasoning"}
 # The reply's error codes that end it early, as `incomplete_details.reason`.
@@ -234,14 +230,33 @@ def response_usage(reply: dict) -> dict | None:
     }
 
 
-def response_output(reply: dict) -> list[dict]:
+def _pending_calls(reply: dict) -> list[dict]:
+    """The reply's calls of the client's tools: those without an output in the reply
+    (server-side tools ran, their outputs are stored beside them)."""
+    answered = {
+        item.get("call_id") for item in reply["content"] if item["type"] == "function_call_output"
+    }
+    return [
+        item
+        for item in reply["content"]
+        if item["type"] == "function_call" and item.get("call_id") not in answered
+    ]
+
+
+def response_output(reply: dict, *, client_only: bool = True) -> list[dict]:
     """The reply's output items: a message for each run of text (and refusals), a
-    reasoning item for each run of reasoning, then the calls of the client's tools.
-    Server-side tools ran here: their calls and outputs are not the client's to answer."""
+    reasoning item for each run of reasoning, its tool calls in their place. With
+    `client_only`, the calls of the client's tools only: server-side tools ran here, their
+    calls and outputs are not the client's to answer; else those too."""
     done = "completed" if reply["status"] not in ("queued", "in_progress") else "in_progress"
+    pending = {id(item) for item in _pending_calls(reply)}
     output = []
     for item in reply["content"]:
         kind = OUTPUT_KINDS.get(item["type"])
+        if item["type"] in ("function_call", "function_call_output"):
+            if not client_only or id(item) in pending:
+                output.append(_tool_item(reply["id"], len(output), item, status=done))
+            continue
         if kind is None:
             continue
         if not output or output[-1]["type"] != kind:
@@ -266,20 +281,22 @@ def response_output(reply: dict) -> list[dict]:
                 {"type": "summary_text", "text": part.get("text", "")}
                 for part in item.get("summary") or []
             ]
-    for call in pending_tool_calls(reply):
-        output.append(_function_call(reply["id"], len(output), call, status=done))
     return output
 
 
-def _function_call(reply_id: str, index: int, call: dict, *, status: str) -> dict:
-    return {
-        "id": _item_id(reply_id, "function_call", index),
-        "type": "function_call",
-        "call_id": call["id"],
-        "name": call["function"]["name"],
-        "arguments": call["function"]["arguments"],
-        "status": status,
+def _tool_item(message_id: str, index: int, item: dict, *, status: str) -> dict:
+    """A stored `function_call` or `function_call_output` as an output item."""
+    kind = item["type"]
+    fields = {
+        "id": _item_id(message_id, kind, index),
+        "type": kind,
+        "call_id": item.get("call_id", ""),
     }
+    if kind == "function_call":
+        fields.update(name=item.get("name", ""), arguments=item.get("arguments") or "")
+    else:
+        fields["output"] = item.get("output", "")
+    return {**fields, "status": status}
 
 
 def response_tools(chat_tools: list | None) -> list[dict]:
@@ -493,9 +510,9 @@ class ResponseEvents:
         """The events that end the response: the open item closed, the client's tool
         calls, then `response.completed`, `response.failed` or `response.incomplete`."""
         events = self._close()
-        for call in pending_tool_calls(reply):
+        for call in _pending_calls(reply):
             index = len(self.items)
-            item = _function_call(self.reply_id, index, call, status="completed")
+            item = _tool_item(self.reply_id, index, call, status="completed")
             self.items.append(item)
             events += [
                 self._event(
@@ -515,3 +532,80 @@ class ResponseEvents:
         final = response(reply, **self.fields)
         kind = TERMINAL_EVENTS.get(reply["status"], "response.incomplete")
         return [*events, self._event(kind, response=final)]
+
+
+# The Conversations API (`/v1/conversations`).
+PAGE_ORDERS = ("asc", "desc")
+
+
+def conversation_object(conversation: dict) -> dict:
+    """A `conversation` object; `conversation` in the API shape of `conversation_to_dict`."""
+    return {
+        "id": conversation_public_id(conversation["id"]),
+        "object": "conversation",
+        "created_at": timestamp(conversation["created_at"]),
+        "metadata": conversation["context"].get("metadata") or {},
+    }
+
+
+def conversation_deleted(conversation_id) -> dict:
+    return {
+        "id": conversation_public_id(conversation_id),
+        "object": "conversation.deleted",
+        "deleted": True,
+    }
+
+
+def _input_part(item: dict) -> dict:
+    """A user's stored content item as a message's content part (our items are OpenAI's
+    input parts already, with our own additions left out)."""
+    return {key: value for key, value in item.items() if key != "html"}
+
+
+def conversation_items(messages: list[dict]) -> list[dict]:
+    """The items of messages (a branch, root first, in the API shape), oldest first:
+    a user's message as a message item; a reply as its output items, server-side tool
+    calls and outputs included; a tool's message as its outputs."""
+    items = []
+    for message in messages:
+        if message["role"] == "assistant":
+            items += response_output(message, client_only=False)
+        elif message["role"] == "tool":
+            items += [
+                _tool_item(message["id"], index, item, status="completed")
+                for index, item in enumerate(message["content"])
+                if item["type"] == "function_call_output"
+            ]
+        elif message["role"] == "user":
+            items.append(
+                {
+                    "id": _item_id(message["id"], "message", 0),
+                    "type": "message",
+                    "role": "user",
+                    "status": "completed",
+                    "content": [_input_part(item) for item in message["content"]],
+                }
+            )
+    return items
+
+
+def conversation_item_page(items: list[dict], *, after: str | None, limit: int, order: str):
+    """The `list` page of `items` (oldest first) in `order`, the `limit` after the item
+    `after` (None: from the start); None when `after` is not one of them. `first_id`,
+    `last_id` and `has_more` are exact, so that a client paging on `after=last_id` gets
+    every item once."""
+    ordered = items if order == "asc" else items[::-1]
+    start = 0
+    if after:
+        positions = [index for index, item in enumerate(ordered) if item["id"] == after]
+        if not positions:
+            return None
+        start = positions[0] + 1
+    page = ordered[start : start + limit]
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": start + limit < len(ordered),
+    }

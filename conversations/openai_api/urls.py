@@ -16,5 +16,21 @@ urlpatterns = [
         views.ResponseCancelView.as_view(),
         name="response-cancel",
     ),
+    path("conversations", views.ConversationsView.as_view(), name="conversations"),
+    path(
+        "conversations/<str:conversation_id>",
+        views.ConversationDetailView.as_view(),
+        name="conversation",
+    ),
+    path(
+        "conversations/<str:conversation_id>/items",
+        views.ConversationItemsView.as_view(),
+        name="conversation-items",
+    ),
+    path(
+        "conversations/<str:conversation_id>/items/<str:item_id>",
+        views.ConversationItemDetailView.as_view(),
+        name="conversation-item",
+    ),
     re_path(r"^.*$", views.UnknownRouteView.as_view()),
 ]

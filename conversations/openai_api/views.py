@@ -16,6 +16,7 @@ from ..errors import InvalidContent
 from ..llm.catalog import available_models, requested_model
 from ..llm.tools import CLIENT_TOOLS
 from ..models import Message
+from ..serialization import conversation_to_dict
 from ..throttling import GenerationThrottle
 from . import errors, streaming
 from .auth import BearerKeyAuthentication
@@ -241,6 +242,106 @@ class ResponseCancelView(OpenAIView):
         services.message_cancel(message=reply)
         answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
         return Response(openai_wire.response(answer, **_response_fields(reply.conversation)))
+
+
+class ConversationCreateSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.JSONField(), required=False, allow_null=True)
+    metadata = serializers.JSONField(required=False, allow_null=True)
+
+
+class ConversationUpdateSerializer(serializers.Serializer):
+    metadata = serializers.JSONField()
+
+
+class ItemListSerializer(serializers.Serializer):
+    """The query of an item list; `include` and other parameters are ignored."""
+
+    after = serializers.CharField(required=False, allow_blank=True)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+    order = serializers.ChoiceField(choices=openai_wire.PAGE_ORDERS, required=False, default="desc")
+
+
+def _conversation_body(conversation) -> dict:
+    return openai_wire.conversation_object(conversation_to_dict(conversation))
+
+
+def _items(user, conversation) -> list[dict]:
+    """The items of the conversation's shown branch, oldest first."""
+    messages = selectors.conversation_branch(conversation=conversation)
+    return openai_wire.conversation_items(
+        selectors.message_dicts_for_user(user=user, messages=messages)
+    )
+
+
+@extend_schema(exclude=True)
+class ConversationsView(OpenAIView):
+    """POST /v1/conversations: a new conversation, with items and metadata."""
+
+    def post(self, request):
+        serializer = ConversationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conversation = services.openai_conversation_create(
+            owner=request.user,
+            items=serializer.validated_data.get("items"),
+            metadata=serializer.validated_data.get("metadata"),
+        )
+        return Response(_conversation_body(conversation))
+
+
+@extend_schema(exclude=True)
+class ConversationDetailView(OpenAIView):
+    """GET, POST (new metadata) and DELETE /v1/conversations/<id>."""
+
+    def get(self, request, conversation_id):
+        return Response(_conversation_body(_conversation_named(request.user, conversation_id)))
+
+    def post(self, request, conversation_id):
+        conversation = _conversation_named(request.user, conversation_id)
+        serializer = ConversationUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conversation = services.openai_conversation_update(
+            conversation=conversation, metadata=serializer.validated_data["metadata"]
+        )
+        return Response(_conversation_body(conversation))
+
+    def delete(self, request, conversation_id):
+        conversation = _conversation_named(request.user, conversation_id)
+        deleted_id = conversation.id  # the delete clears the instance's
+        services.conversation_delete(conversation=conversation)
+        return Response(openai_wire.conversation_deleted(deleted_id))
+
+
+@extend_schema(exclude=True)
+class ConversationItemsView(OpenAIView):
+    """GET /v1/conversations/<id>/items: the shown branch's items, a cursor page at a time
+    (`after`, `limit`, `order`, newest first by default)."""
+
+    def get(self, request, conversation_id):
+        conversation = _conversation_named(request.user, conversation_id)
+        serializer = ItemListSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        query = serializer.validated_data
+        page = openai_wire.conversation_item_page(
+            _items(request.user, conversation),
+            after=query.get("after"),
+            limit=query["limit"],
+            order=query["order"],
+        )
+        if page is None:
+            raise Http404(f"No item '{query['after']}' in this conversation.")
+        return Response(page)
+
+
+@extend_schema(exclude=True)
+class ConversationItemDetailView(OpenAIView):
+    """GET /v1/conversations/<id>/items/<item id>."""
+
+    def get(self, request, conversation_id, item_id):
+        conversation = _conversation_named(request.user, conversation_id)
+        for item in _items(request.user, conversation):
+            if item["id"] == item_id:
+                return Response(item)
+        raise Http404(f"No item '{item_id}' in this conversation.")
 
 
 @extend_schema(exclude=True)

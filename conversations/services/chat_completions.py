@@ -217,22 +217,24 @@ def turns_store(
     store: bool,
     parent_for,
     where: str,
-) -> tuple[Conversation, Message]:
+    answer: bool = True,
+) -> tuple[Conversation, Message | None]:
     """Store checked `(role, items)` turns of an OpenAI request and the reply to write
-    (shared by Chat Completions and Responses). System and developer turns set the
-    system prompt; the others go under `parent_for(locked, turns)`, which answers
-    `(parent, how many of the turns are stored already)`. `where` names the request
-    field in errors. Returns `(conversation, reply)` as `chat_completion_start` says."""
+    (shared by Chat Completions, Responses and Conversations). System and developer
+    turns set the system prompt; the others go under `parent_for(locked, turns)`, which
+    answers `(parent, how many of the turns are stored already)`. `where` names the
+    request field in errors. Returns `(conversation, reply)` as `chat_completion_start`
+    says; with `answer` False the turns alone are stored (the reply is None)."""
     # A request without system messages leaves the conversation's prompt as it is.
     system_texts = [items[0]["text"] for role, items in turns if role in SYSTEM_ROLES]
     system_prompt = "\n\n".join(text for text in system_texts if text) if system_texts else None
     turns = [(role, items) for role, items in turns if role not in SYSTEM_ROLES]
-    if not turns or turns[-1][0] not in ("user", "tool"):
+    if answer and (not turns or turns[-1][0] not in ("user", "tool")):
         raise InvalidContent(
             "The last message must be the user's (or a tool's output): there is nothing to answer.",
             param=where,
         )
-    flags = _moderated(turns[-1][1], []) if turns[-1][0] == "user" else None
+    flags = _moderated(turns[-1][1], []) if turns and turns[-1][0] == "user" else None
     if conversation is None:
         conversation = conversation_create(
             owner=owner,
@@ -264,12 +266,15 @@ def turns_store(
             completed_at=timezone.now(),
         )
         created.append(parent)
-    reply = _reply_create(conversation=locked, parent=parent, idempotency_key="")
-    locked.current_leaf = reply
+    reply = None
+    if answer:
+        reply = _reply_create(conversation=locked, parent=parent, idempotency_key="")
+        created.append(reply)
+    locked.current_leaf = reply or parent
     first_user = next((items for role, items in turns if role == "user"), None)
     if not locked.title and first_user:
         locked.title = storable(_auto_title(first_user))
         fields.append("title")
     locked.save(update_fields=fields)
-    _announce_created(locked, *created, reply)
+    _announce_created(locked, *created)
     return locked, reply

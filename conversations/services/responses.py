@@ -31,17 +31,17 @@ def _message_turn(item: dict, where: str, owner) -> tuple[str, list[dict]]:
     )
 
 
-def _input_turns(value, owner) -> list[tuple[str, list[dict]]]:
-    """`(role, items)` turns of a request's `input`: a string (the user's text), or items
-    (messages, function calls and their outputs; reasoning items sent back are skipped,
-    the stored reply keeps its own)."""
+def input_turns(value, owner, *, field: str = "input") -> list[tuple[str, list[dict]]]:
+    """`(role, items)` turns of a request's `input` (or other `field` of items): a string
+    (the user's text), or items (messages, function calls and their outputs; reasoning
+    items sent back are skipped, the stored reply keeps its own)."""
     if isinstance(value, str):
         return [("user", parse_user_content(value, owner=owner))]
     if not isinstance(value, list) or not value:
-        raise InvalidContent("input must be a string or a non-empty list of items.", param="input")
+        raise InvalidContent(f"{field} must be a string or a non-empty list of items.", param=field)
     turns = []
     for position, item in enumerate(value):
-        where = f"input[{position}]"
+        where = f"{field}[{position}]"
         kind = item.get("type", "message") if isinstance(item, dict) else None
         if kind == "message":
             turns.append(_message_turn(item, where, owner))
@@ -137,7 +137,7 @@ def response_start(
         raise InvalidContent(
             "previous_response_id names no response.", param="previous_response_id"
         )
-    turns = _input_turns(input, owner)
+    turns = input_turns(input, owner)
     if instructions:
         turns.insert(0, ("system", [{"type": "input_text", "text": instructions}]))
 
