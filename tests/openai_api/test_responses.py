@@ -246,3 +246,32 @@ def test_a_function_call_is_output_and_its_output_continues(fake_openai, client)
     assert answered.output_text == "It is sunny in Oslo."
     sent = fake_openai.model_requests()[-1].body["messages"]
     assert sent[-1] == {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21 C"}
+
+
+def test_a_reply_cut_short_ends_the_stream_with_response_incomplete(fake_openai, client):
+    fake_openai.reply("Half of it and", cut_after=2)
+
+    events = list(client.responses.create(model="fake-model", input="Hi", stream=True))
+
+    assert events[-1].type == "response.incomplete"
+    assert events[-1].response.status == "incomplete"
+    streamed = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert streamed.startswith("Half")
+    assert streamed == events[-1].response.output_text
+    assert streamed == "".join(i.text for i in reply_of(events[-1].response).content.all())
+
+
+def test_an_upstream_failure_is_an_error_answer_or_a_failed_response(fake_openai, client):
+    fake_openai.error(500, "The upstream broke")
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.responses.create(model="fake-model", input="Hi")
+    fake_openai.error(500, "The upstream broke again")
+
+    events = list(client.responses.create(model="fake-model", input="Hi", stream=True))
+
+    assert caught.value.status_code == 502
+    assert caught.value.body["code"] == "upstream_error"
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert events[-1].type == "response.failed"
+    assert events[-1].response.status == "failed"
+    assert events[-1].response.error.code == "upstream_error"
