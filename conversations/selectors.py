@@ -81,6 +81,20 @@ def message_get_for_user(*, user, id) -> Message:
         raise Http404("No such message.") from None
 
 
+def response_get_for_user(*, user, id) -> Message:
+    """A stored reply of the user's, as the Responses API names it (`id`); anyone else's,
+    a user's message, or a reply of a `store: false` request, is a 404."""
+    try:
+        return Message.objects.select_related("conversation").get(
+            conversation__owner=user,
+            role=Message.Role.ASSISTANT,
+            id=uuid.UUID(str(id)),
+            conversation__context__store__isnull=True,
+        )
+    except (ValueError, Message.DoesNotExist):
+        raise Http404(f"No response with id '{id}'.") from None
+
+
 def messages_with_content() -> QuerySet[Message]:
     """Messages with their content items and references fetched in two extra queries."""
     return Message.objects.prefetch_related(Prefetch("content"), Prefetch("references")).order_by(

@@ -1,6 +1,7 @@
 """A reply as Chat Completions chunks (`data: {chat.completion.chunk}` lines, then
-`data: [DONE]`), written from the reply's frames (`reply_stream`). The reply runs in the
-process's runner registry: a client that goes away stops only its own stream."""
+`data: [DONE]`) or as Responses events, written from the reply's frames (`reply_stream`).
+The reply runs in the process's runner registry: a client that goes away stops only its
+own stream."""
 
 import asyncio
 
@@ -24,19 +25,22 @@ async def _frames(subscription: Subscription, reply: Message, *, from_snapshot, 
         yield frame
 
 
-async def _chunk_lines(frames, chunks: openai_wire.ChunkMaker, reply_id, *, include_usage, discard):
+async def _event_lines(frames, maker, reply_id, *, discard):
+    """`maker`'s events (a `ChunkMaker` or a `ResponseEvents`) of the reply's frames, as
+    stream lines."""
     sent = dict.fromkeys(STREAMED_TYPES, 0)  # characters sent, by item type
     try:
-        yield openai_wire.sse(chunks.first())
+        for event in maker.first():
+            yield maker.encode(event)
         async for frame in frames:
             if frame is None:
                 yield ": keep-alive\n\n"
                 continue
             if frame["type"] == "message.delta" and frame["message_id"] == reply_id:
-                chunk = chunks.delta(frame["item_type"], frame["delta"])
-                if chunk is not None:
+                if frame["item_type"] in sent:
                     sent[frame["item_type"]] += len(frame["delta"])
-                    yield openai_wire.sse(chunk)
+                for event in maker.delta(frame["item_type"], frame["delta"]):
+                    yield maker.encode(event)
                 continue
             ours = frame.get("message", {}).get("id") == reply_id
             if not ours or frame["type"] not in ("message.snapshot", *events.FINISHED_TYPES):
@@ -45,26 +49,27 @@ async def _chunk_lines(frames, chunks: openai_wire.ChunkMaker, reply_id, *, incl
             for kind in STREAMED_TYPES:
                 text = openai_wire.reply_text(frame["message"], kind)
                 if len(text) > sent[kind]:
-                    yield openai_wire.sse(chunks.delta(kind, text[sent[kind] :]))
+                    for event in maker.delta(kind, text[sent[kind] :]):
+                        yield maker.encode(event)
                     sent[kind] = len(text)
             if frame["type"] in events.FINISHED_TYPES:
-                for chunk in chunks.last(frame["message"]):
-                    yield openai_wire.sse(chunk)
-                if include_usage:
-                    yield openai_wire.sse(chunks.usage(frame["message"]))
+                for event in maker.last(frame["message"]):
+                    yield maker.encode(event)
         if discard is not None:
             await run_step(discard)
             discard = None
-        yield openai_wire.DONE
+        if maker.closing:
+            yield maker.closing
     finally:
         if discard is not None:
             # The client went away (this task is being cancelled): the discard still runs.
             await asyncio.shield(asyncio.ensure_future(run_step(discard)))
 
 
-def completion_stream(*, conversation, reply: Message, include_usage: bool, discard=None):
-    """Start `reply` (stored by this request) and stream it as chunks; `discard` (a
-    function) runs once the stream is over, when the request keeps nothing."""
+def reply_stream(*, conversation, reply: Message, maker, discard=None, headers=None):
+    """Start `reply` (stored by this request) and stream it as `maker`'s events (a
+    `ChunkMaker` or a `ResponseEvents`); `discard` (a function) runs once the stream is
+    over, when the request keeps nothing."""
     subscription = Subscription(conversation.id)
     # A queued reply may have started, or even ended, before the subscription was made.
     status = Message.objects.filter(id=reply.id).values_list("status", flat=True).first()
@@ -77,13 +82,31 @@ def completion_stream(*, conversation, reply: Message, include_usage: bool, disc
     async_to_sync(generation.reply_start)(reply)
     if started and final is None:
         async_to_sync(generation.request_sync)(reply.id, subscription.channel)
+    frames = _frames(subscription, reply, from_snapshot=started, final=final)
+    lines = _event_lines(frames, maker, str(reply.id), discard=discard)
+    return sse_response(lines, **(headers or {}))
+
+
+def reply_start_dict(reply: Message) -> dict:
+    """A reply just stored, in the shape `openai_wire` reads (it has no content yet)."""
+    return {
+        "id": str(reply.id),
+        "status": reply.status,
+        "created_at": iso(reply.created_at),
+        "model": reply.model,
+        "content": [],
+        "usage": None,
+        "error": None,
+    }
+
+
+def completion_stream(*, conversation, reply: Message, include_usage: bool, discard=None):
+    """Start `reply` and stream it as Chat Completions chunks (see `reply_stream`)."""
     stored_id = None if discard else str(conversation.id)
     chunks = openai_wire.ChunkMaker(
-        {"id": str(reply.id), "created_at": iso(reply.created_at), "model": reply.model},
-        conversation_id=stored_id,
+        reply_start_dict(reply), conversation_id=stored_id, include_usage=include_usage
     )
-    frames = _frames(subscription, reply, from_snapshot=started, final=final)
-    lines = _chunk_lines(
-        frames, chunks, str(reply.id), include_usage=include_usage, discard=discard
+    headers = {"X-Conversation-Id": stored_id} if stored_id else {}
+    return reply_stream(
+        conversation=conversation, reply=reply, maker=chunks, discard=discard, headers=headers
     )
-    return sse_response(lines, **({"X-Conversation-Id": stored_id} if stored_id else {}))

@@ -14,7 +14,9 @@ from .. import generation, openai_wire, selectors, services
 from ..db import release_connection
 from ..errors import InvalidContent
 from ..llm.catalog import available_models, requested_model
+from ..llm.tools import CLIENT_TOOLS
 from ..models import Message
+from ..serialization import conversation_to_dict
 from ..throttling import GenerationThrottle
 from . import errors, streaming
 from .auth import BearerKeyAuthentication
@@ -129,6 +131,217 @@ class ChatCompletionsView(OpenAIView):
         )
         headers = {"X-Conversation-Id": str(conversation.id)} if store else {}
         return Response(body, headers=headers)
+
+
+class ResponseCreateSerializer(serializers.Serializer):
+    """The fields this server reads; any other is accepted and ignored."""
+
+    input = serializers.JSONField()
+    instructions = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    model = serializers.CharField(required=False, allow_blank=True, default="")
+    tools = serializers.ListField(child=serializers.JSONField(), required=False, allow_null=True)
+    stream = serializers.BooleanField(required=False, allow_null=True, default=False)
+    store = serializers.BooleanField(required=False, allow_null=True, default=True)
+    # `"conv_…"` or `{"id": "conv_…"}`
+    conversation = serializers.JSONField(required=False, allow_null=True)
+    previous_response_id = serializers.CharField(required=False, allow_null=True)
+
+
+def _conversation_named(user, value):
+    """The user's conversation a request's `conversation` names (None: none named)."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise InvalidContent('conversation must be an id or {"id": id}.', param="conversation")
+    conversation_id = openai_wire.unprefixed(value, openai_wire.CONVERSATION_PREFIX)
+    return selectors.conversation_get_for_user(user=user, id=conversation_id)
+
+
+def _reply_named(user, response_id: str) -> Message:
+    return selectors.response_get_for_user(
+        user=user, id=openai_wire.unprefixed(response_id, openai_wire.RESPONSE_PREFIX)
+    )
+
+
+def _response_fields(conversation, *, store: bool = True) -> dict:
+    """What a response says of its conversation: its id (when kept), instructions, tools."""
+    return {
+        "conversation_id": str(conversation.id) if store else None,
+        "instructions": conversation.system_prompt,
+        "tools": openai_wire.response_tools(conversation.context.get(CLIENT_TOOLS)),
+        "store": store,
+    }
+
+
+@extend_schema(exclude=True)
+class ResponsesView(OpenAIView):
+    """POST /v1/responses: stored in the tree (unless `store` is false); `conversation`
+    appends to a conversation, `previous_response_id` continues from a reply."""
+
+    throttle_classes = [GenerationThrottle]
+
+    def post(self, request):
+        serializer = ResponseCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        store = data["store"] is not False
+        previous_id = data.get("previous_response_id")
+        conversation, reply = services.response_start(
+            owner=request.user,
+            input=data["input"],
+            instructions=data.get("instructions"),
+            model=requested_model(data["model"]),
+            tools=data.get("tools"),
+            conversation=_conversation_named(request.user, data.get("conversation")),
+            previous=_reply_named(request.user, previous_id) if previous_id else None,
+            store=store,
+        )
+        fields = _response_fields(conversation, store=store)
+
+        def discard():
+            services.conversation_delete(conversation=conversation)
+
+        if data["stream"]:
+            maker = openai_wire.ResponseEvents(streaming.reply_start_dict(reply), **fields)
+            return streaming.reply_stream(
+                conversation=conversation,
+                reply=reply,
+                maker=maker,
+                discard=None if store else discard,
+            )
+        # The run belongs to the process: a client that hangs up leaves it running.
+        release_connection()
+        async_to_sync(generation.reply_start)(reply, wait=True)
+        answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
+        if not store:
+            discard()
+        if answer["status"] == Message.Status.FAILED:
+            return errors.reply_error_response(answer)
+        return Response(openai_wire.response(answer, **fields))
+
+
+@extend_schema(exclude=True)
+class ResponseDetailView(OpenAIView):
+    """GET /v1/responses/<id>: a stored reply as a response."""
+
+    def get(self, request, response_id):
+        reply = _reply_named(request.user, response_id)
+        answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
+        return Response(openai_wire.response(answer, **_response_fields(reply.conversation)))
+
+
+@extend_schema(exclude=True)
+class ResponseCancelView(OpenAIView):
+    """POST /v1/responses/<id>/cancel: stop a queued or running reply (what it wrote so
+    far is kept), as the chat's Stop does."""
+
+    def post(self, request, response_id):
+        reply = _reply_named(request.user, response_id)
+        services.message_cancel(message=reply)
+        answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
+        return Response(openai_wire.response(answer, **_response_fields(reply.conversation)))
+
+
+class ConversationCreateSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.JSONField(), required=False, allow_null=True)
+    metadata = serializers.JSONField(required=False, allow_null=True)
+
+
+class ConversationUpdateSerializer(serializers.Serializer):
+    metadata = serializers.JSONField()
+
+
+class ItemListSerializer(serializers.Serializer):
+    """The query of an item list; `include` and other parameters are ignored."""
+
+    after = serializers.CharField(required=False, allow_blank=True)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+    order = serializers.ChoiceField(choices=openai_wire.PAGE_ORDERS, required=False, default="desc")
+
+
+def _conversation_body(conversation) -> dict:
+    return openai_wire.conversation_object(conversation_to_dict(conversation))
+
+
+def _items(user, conversation) -> list[dict]:
+    """The items of the conversation's shown branch, oldest first."""
+    messages = selectors.conversation_branch(conversation=conversation)
+    return openai_wire.conversation_items(
+        selectors.message_dicts_for_user(user=user, messages=messages)
+    )
+
+
+@extend_schema(exclude=True)
+class ConversationsView(OpenAIView):
+    """POST /v1/conversations: a new conversation, with items and metadata."""
+
+    def post(self, request):
+        serializer = ConversationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conversation = services.openai_conversation_create(
+            owner=request.user,
+            items=serializer.validated_data.get("items"),
+            metadata=serializer.validated_data.get("metadata"),
+        )
+        return Response(_conversation_body(conversation))
+
+
+@extend_schema(exclude=True)
+class ConversationDetailView(OpenAIView):
+    """GET, POST (new metadata) and DELETE /v1/conversations/<id>."""
+
+    def get(self, request, conversation_id):
+        return Response(_conversation_body(_conversation_named(request.user, conversation_id)))
+
+    def post(self, request, conversation_id):
+        conversation = _conversation_named(request.user, conversation_id)
+        serializer = ConversationUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conversation = services.openai_conversation_update(
+            conversation=conversation, metadata=serializer.validated_data["metadata"]
+        )
+        return Response(_conversation_body(conversation))
+
+    def delete(self, request, conversation_id):
+        conversation = _conversation_named(request.user, conversation_id)
+        deleted_id = conversation.id  # the delete clears the instance's
+        services.conversation_delete(conversation=conversation)
+        return Response(openai_wire.conversation_deleted(deleted_id))
+
+
+@extend_schema(exclude=True)
+class ConversationItemsView(OpenAIView):
+    """GET /v1/conversations/<id>/items: the shown branch's items, a cursor page at a time
+    (`after`, `limit`, `order`, newest first by default)."""
+
+    def get(self, request, conversation_id):
+        conversation = _conversation_named(request.user, conversation_id)
+        serializer = ItemListSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        query = serializer.validated_data
+        page = openai_wire.conversation_item_page(
+            _items(request.user, conversation),
+            after=query.get("after"),
+            limit=query["limit"],
+            order=query["order"],
+        )
+        if page is None:
+            raise Http404(f"No item '{query['after']}' in this conversation.")
+        return Response(page)
+
+
+@extend_schema(exclude=True)
+class ConversationItemDetailView(OpenAIView):
+    """GET /v1/conversations/<id>/items/<item id>."""
+
+    def get(self, request, conversation_id, item_id):
+        conversation = _conversation_named(request.user, conversation_id)
+        for item in _items(request.user, conversation):
+            if item["id"] == item_id:
+                return Response(item)
+        raise Http404(f"No item '{item_id}' in this conversation.")
 
 
 @extend_schema(exclude=True)

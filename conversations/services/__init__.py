@@ -15,6 +15,7 @@ from .conversations import (
     conversation_update,
 )
 from .messages import message_cancel, message_continue, message_delete, message_edit, message_reset
+from .openai_conversations import openai_conversation_create, openai_conversation_update
 from .replies import (
     replies_recover_stale,
     reply_attach_runner,
@@ -26,6 +27,7 @@ from .replies import (
     server_process_register,
     server_process_retire,
 )
+from .responses import response_start
 from .sharing import (
     attachment_create,
     attachment_delete,
@@ -61,12 +63,15 @@ __all__ = [
     "message_delete",
     "message_edit",
     "message_reset",
+    "openai_conversation_create",
+    "openai_conversation_update",
     "replies_recover_stale",
     "reply_attach_runner",
     "reply_checkpoint",
     "reply_claim_next",
     "reply_finish",
     "reply_refuse",
+    "response_start",
     "server_process_beat",
     "server_process_register",
     "server_process_retire",

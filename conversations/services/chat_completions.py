@@ -27,11 +27,13 @@ from .messages import (
 
 SYSTEM_ROLES = ("system", "developer")
 ROLES = (*SYSTEM_ROLES, "user", "assistant", "tool")
+# Text parts in either API's spelling (Chat Completions', then Responses').
+TEXT_PARTS = ("text", "refusal", "input_text", "output_text")
 # Stored replies that hold nothing the client could send back.
 UNUSABLE = (Message.Status.FAILED, Message.Status.QUEUED, Message.Status.IN_PROGRESS)
 
 
-def _text(content, where: str) -> str:
+def content_text(content, where: str) -> str:
     """The text of a message's `content`: a string, or text parts."""
     if content is None:
         return ""
@@ -41,7 +43,7 @@ def _text(content, where: str) -> str:
         raise InvalidContent(f"{where} must be a string or a list of parts.", param=where)
     texts = []
     for position, part in enumerate(content):
-        if not isinstance(part, dict) or part.get("type") not in ("text", "refusal"):
+        if not isinstance(part, dict) or part.get("type") not in TEXT_PARTS:
             raise InvalidContent(
                 f"{where}[{position}] must be a text part here.", param=f"{where}[{position}]"
             )
@@ -95,9 +97,9 @@ def _turn(message, position: int, owner) -> tuple[str, list[dict]]:
             raise InvalidContent(
                 f"{where}.tool_call_id is required.", param=f"{where}.tool_call_id"
             )
-        output = _text(content, f"{where}.content")
+        output = content_text(content, f"{where}.content")
         return role, [{"type": "function_call_output", "call_id": call_id, "output": output}]
-    text = _text(content, f"{where}.content")
+    text = content_text(content, f"{where}.content")
     if role in SYSTEM_ROLES:
         return role, [{"type": "input_text", "text": text}]
     items = [{"type": "output_text", "text": text, "annotations": []}] if text else []
@@ -171,7 +173,6 @@ def _match(path: list[Message], turns: list[tuple[str, list[dict]]]) -> tuple[Me
     return parent, matched
 
 
-@transaction.atomic
 def chat_completion_start(
     *,
     owner,
@@ -193,16 +194,47 @@ def chat_completion_start(
     if not isinstance(messages, list) or not messages:
         raise InvalidContent("messages must be a non-empty list.", param="messages")
     parsed = [_turn(message, position, owner) for position, message in enumerate(messages)]
+    return turns_store(
+        owner=owner,
+        turns=parsed,
+        model=model,
+        tools=tools,
+        conversation=conversation,
+        store=store,
+        parent_for=lambda locked, turns: _match(_usable_path(locked), turns),
+        where="messages",
+    )
+
+
+@transaction.atomic
+def turns_store(
+    *,
+    owner,
+    turns: list[tuple[str, list[dict]]],
+    model: str,
+    tools: list | None,
+    conversation: Conversation | None,
+    store: bool,
+    parent_for,
+    where: str,
+    answer: bool = True,
+) -> tuple[Conversation, Message | None]:
+    """Store checked `(role, items)` turns of an OpenAI request and the reply to write
+    (shared by Chat Completions, Responses and Conversations). System and developer
+    turns set the system prompt; the others go under `parent_for(locked, turns)`, which
+    answers `(parent, how many of the turns are stored already)`. `where` names the
+    request field in errors. Returns `(conversation, reply)` as `chat_completion_start`
+    says; with `answer` False the turns alone are stored (the reply is None)."""
     # A request without system messages leaves the conversation's prompt as it is.
-    system_texts = [items[0]["text"] for role, items in parsed if role in SYSTEM_ROLES]
+    system_texts = [items[0]["text"] for role, items in turns if role in SYSTEM_ROLES]
     system_prompt = "\n\n".join(text for text in system_texts if text) if system_texts else None
-    turns = [(role, items) for role, items in parsed if role not in SYSTEM_ROLES]
-    if not turns or turns[-1][0] not in ("user", "tool"):
+    turns = [(role, items) for role, items in turns if role not in SYSTEM_ROLES]
+    if answer and (not turns or turns[-1][0] not in ("user", "tool")):
         raise InvalidContent(
             "The last message must be the user's (or a tool's output): there is nothing to answer.",
-            param="messages",
+            param=where,
         )
-    flags = _moderated(turns[-1][1], []) if turns[-1][0] == "user" else None
+    flags = _moderated(turns[-1][1], []) if turns and turns[-1][0] == "user" else None
     if conversation is None:
         conversation = conversation_create(
             owner=owner,
@@ -222,7 +254,7 @@ def chat_completion_start(
     if tools is not None and locked.context.get(CLIENT_TOOLS) != tools:
         locked.context = {**locked.context, CLIENT_TOOLS: storable(tools)}
         fields.append("context")
-    parent, matched = _match(_usable_path(locked), turns)
+    parent, matched = parent_for(locked, turns)
     created = []
     for position, (role, items) in enumerate(turns[matched:], start=matched):
         parent = create_message(
@@ -234,12 +266,15 @@ def chat_completion_start(
             completed_at=timezone.now(),
         )
         created.append(parent)
-    reply = _reply_create(conversation=locked, parent=parent, idempotency_key="")
-    locked.current_leaf = reply
+    reply = None
+    if answer:
+        reply = _reply_create(conversation=locked, parent=parent, idempotency_key="")
+        created.append(reply)
+    locked.current_leaf = reply or parent
     first_user = next((items for role, items in turns if role == "user"), None)
     if not locked.title and first_user:
         locked.title = storable(_auto_title(first_user))
         fields.append("title")
     locked.save(update_fields=fields)
-    _announce_created(locked, *created, reply)
+    _announce_created(locked, *created)
     return locked, reply
