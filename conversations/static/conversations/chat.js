@@ -574,6 +574,7 @@ function scheduleReconnect(delay) {
   clearTimeout(state.reconnectTimer);
   state.retry += 1;
   state.reconnectTimer = setTimeout(() => {
+    if (!navigator.onLine) return; // it could only fail: the online event tries again
     connect();
     state.socket.reconnected = true;
   }, delay);
