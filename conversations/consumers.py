@@ -143,11 +143,6 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self.end_session()
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        # A logout elsewhere may not have reached this socket (a channel layer that was
-        # down), and a session also ends by expiry or a password change.
-        if not await self.still_logged_in():
-            await self.end_session()
-            return
         try:
             frame = parse_json(text_data or "")
         except ValueError as exc:
@@ -155,6 +150,13 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.send_error("invalid_frame", 'A frame is a JSON object with a "type".')
+            return
+        # A logout elsewhere may not have reached this socket (a channel layer that was
+        # down), and a session also ends by expiry or a password change. A heartbeat
+        # reads and changes nothing: it is spared this database read, sent as it is
+        # every few seconds by every quiet tab.
+        if frame["type"] != "ping" and not await self.still_logged_in():
+            await self.end_session()
             return
         handler = self.frame_handlers.get(frame["type"])
         if handler is None:
@@ -197,7 +199,13 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         "generation.cancel": "cancel_generation",
         "branch.switch": "switch_branch",
         "sync": "sync",
+        "ping": "pong",
     }
+
+    async def pong(self, frame):
+        """Answer a heartbeat: the page drops a socket that stops answering (a dead
+        network closes nothing) and reconnects."""
+        await self.send_json(events.pong())
 
     async def get_message(self, message_id) -> Message:
         """A message of this socket's conversation; any other id is not found."""

@@ -71,6 +71,11 @@ def message_finished(message: dict) -> dict:
     return {"type": "message.failed" if failed else "message.completed", "message": message}
 
 
+def pong() -> dict:
+    """The answer to a client's `ping`: the socket is alive both ways."""
+    return {"type": "pong"}
+
+
 def error(code: str, detail: str, **extra) -> dict:
     """A request or frame that could not be carried out (`code` as in the REST API)."""
     return {"type": "error", "code": code, "detail": detail, **extra}

@@ -22,10 +22,11 @@ def database_url(*, host: str = "", port: int = 0) -> str:
 
 
 @contextmanager
-def server_process(**env: str):
+def server_process(*, port: int = 0, **env: str):
     """A uvicorn server of chatproject.asgi in its own process, on the test database and
-    Redis unless `env` says otherwise; yields (its URL, the process)."""
-    port = free_port()
+    Redis unless `env` says otherwise, on `port` if given (a server restarted where its
+    clients reconnect), else a free one; yields (its URL, the process)."""
+    port = port or free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",

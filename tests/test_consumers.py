@@ -103,6 +103,14 @@ async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(
     await tab.disconnect()
 
 
+async def test_a_ping_is_answered_with_a_pong(conversation, alice):
+    connected, tab = await open_socket(conversation.id, alice)
+    assert connected
+    await tab.send_json_to({"type": "ping"})
+    assert await tab.receive_json_from() == {"type": "pong"}
+    await tab.disconnect()
+
+
 async def test_a_refused_message_is_answered_with_its_idempotency_key(
     conversation, alice, settings
 ):

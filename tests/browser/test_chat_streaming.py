@@ -12,8 +12,8 @@ from tests.browser.test_chat_ui import last_reply, send
 
 def hold_frames(page):
     """Stand between the page and the server: pass frames until the reply's text opens a
-    code fence, then hold every frame until `release()`; after that, hold only the reply's
-    end until `release()` again."""
+    code fence, then hold every frame but the heartbeat's until `release()`; after that,
+    hold only the reply's end until `release()` again."""
     held, text, mode, sockets = [], [], ["fence"], []
 
     def route(socket):
@@ -22,7 +22,9 @@ def hold_frames(page):
 
         def to_page(frame):
             data = json.loads(frame)
-            if mode[0] == "fence" and data["type"] == "message.delta":
+            if data["type"] == "pong":  # the line is alive: only the reply's frames wait
+                socket.send(frame)
+            elif mode[0] == "fence" and data["type"] == "message.delta":
                 text.append(data["delta"] if data["item_type"] == "output_text" else "")
                 if "".join(text).count("```") == 1:
                     mode[0] = "holding"

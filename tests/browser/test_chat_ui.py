@@ -363,7 +363,7 @@ def drop_the_line(page):
     expect(page.locator(REPLY)).to_have_count(1)
     refusing.append(True)
     sockets[-1].close()
-    expect(page.locator("#connection")).to_have_text("Reconnecting…")
+    expect(page.locator("#connection")).to_contain_text("Connection lost")
     return refusing
 
 

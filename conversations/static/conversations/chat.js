@@ -16,6 +16,8 @@ const state = {
   outbox: [], // messages typed while the socket was down, sent when it is back
   heard: new Map(), // message id -> when a frame about it last came (or we asked)
   retry: 0,
+  reconnectTimer: null,
+  connectionLost: false, // the socket was lost and is not back yet
   followScroll: true,
 };
 
@@ -155,6 +157,7 @@ function safeUrl(url, alsoProtocols = []) {
 }
 
 function statusLine(message) {
+  if (state.connectionLost && (message.status === "queued" || message.status === "in_progress")) return waitingLine();
   if (message.status === "queued" || message.status === "in_progress") {
     return el("div", { class: "status-line" },
       el("span", { class: "typing", "aria-hidden": "true" }, el("span"), el("span"), el("span")),
@@ -484,6 +487,7 @@ function connect() {
   state.socket = socket;
   socket.addEventListener("open", () => {
     state.retry = 0;
+    socket.heardAt = Date.now();
     setConnection("online");
     // Catch up on whatever changed while we were away, then send what waited.
     if (socket.reconnected) reload().finally(flushOutbox);
@@ -492,21 +496,18 @@ function connect() {
       flushOutbox();
     }
   });
-  socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
+  socket.addEventListener("message", (event) => {
+    if (socket.dropped) return;
+    socket.heardAt = Date.now();
+    onFrame(JSON.parse(event.data));
+  });
   socket.addEventListener("close", (event) => {
     // Logged out, here or in another tab: reloading leads to the login page.
     if (event.code === 4401) {
       location.reload();
       return;
     }
-    setConnection("offline");
-    requeueSending();
-    const delay = Math.min(1000 * 2 ** state.retry, 10000);
-    state.retry += 1;
-    setTimeout(() => {
-      connect();
-      state.socket.reconnected = true;
-    }, delay);
+    if (!socket.dropped) onSocketLost();
   });
 }
 
@@ -521,10 +522,27 @@ function flushOutbox() {
   renderAll();
 }
 
+// The banner says the connection is lost (empty, it is hidden); replies being written
+// say they wait for it rather than "Writing…".
 function setConnection(status) {
-  const node = $("#connection");
-  node.dataset.state = status;
-  node.textContent = status === "online" ? "" : "Reconnecting…";
+  const lost = status !== "online";
+  const detail = navigator.onLine
+    ? "Reconnecting…"
+    : "You are offline. What you send waits here and goes out once you are back.";
+  const banner = $("#connection");
+  const text = lost ? `Connection lost. ${detail}` : "";
+  if (banner.textContent !== text) {
+    banner.replaceChildren(...(lost ? [el("strong", {}, "Connection lost."), ` ${detail}`] : []));
+  }
+  if (lost === state.connectionLost) return;
+  state.connectionLost = lost;
+  for (const message of state.messages) {
+    if (message.status === "queued" || message.status === "in_progress") replaceMessage(message);
+  }
+}
+
+function waitingLine() {
+  return el("div", { class: "status-line waiting" }, "Connection lost: the rest of this reply shows here once reconnected.");
 }
 
 function setTitle(title) {
@@ -533,6 +551,66 @@ function setTitle(title) {
   const link = document.querySelector(`.conversation-list [data-id="${state.conversation?.id}"] a`);
   if (link) link.textContent = title || "New conversation";
 }
+
+// ---------------------------------------------------------------- connection health
+// A dead network often closes nothing: the socket stays "open" and the page would wait on
+// it for good. So a socket that has gone quiet is pinged and dropped when no frame answers
+// in time, and the browser's offline event drops it at once. A dropped socket is replaced
+// (with backoff, at once when the browser is back online); the page then catches up
+// through sync and sends what waited in the outbox.
+
+const PING_AFTER_MS = 5000; // a socket quiet this long is pinged...
+const ANSWER_WITHIN_MS = 5000; // ...and dropped if no frame at all comes this long after
+
+function checkSocket() {
+  const socket = state.socket;
+  if (socket?.readyState !== WebSocket.OPEN || socket.dropped) return;
+  const now = Date.now();
+  if (socket.pingedAt > socket.heardAt) {
+    if (now - socket.pingedAt >= ANSWER_WITHIN_MS) dropSocket(socket);
+  } else if (now - socket.heardAt >= PING_AFTER_MS) {
+    socket.pingedAt = now;
+    socket.send(JSON.stringify({ type: "ping" }));
+  }
+}
+
+// Given up without waiting for the close handshake, which a dead line never completes.
+function dropSocket(socket) {
+  socket.dropped = true;
+  socket.close();
+  onSocketLost();
+}
+
+function onSocketLost() {
+  setConnection("offline");
+  requeueSending();
+  scheduleReconnect(Math.min(1000 * 2 ** state.retry, 10000));
+}
+
+function scheduleReconnect(delay) {
+  clearTimeout(state.reconnectTimer);
+  state.retry += 1;
+  state.reconnectTimer = setTimeout(() => {
+    if (!navigator.onLine) return; // it could only fail: the online event tries again
+    connect();
+    state.socket.reconnected = true;
+  }, delay);
+}
+
+const socketAlive = (socket) => socket && !socket.dropped && socket.readyState <= WebSocket.OPEN;
+
+addEventListener("offline", () => {
+  if (socketAlive(state.socket)) dropSocket(state.socket);
+  else setConnection("offline");
+});
+addEventListener("online", () => {
+  if (!state.conversation) setConnection("online"); // no socket to wait for
+  else if (!socketAlive(state.socket)) {
+    state.retry = 0;
+    scheduleReconnect(0);
+  } else setConnection(state.socket.readyState === WebSocket.OPEN ? "online" : "offline");
+});
+setInterval(checkSocket, 1000);
 
 // ---------------------------------------------------------------- actions
 
