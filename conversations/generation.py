@@ -449,6 +449,14 @@ class Replies:
         """Run the conversation's queued replies in the background, if none is running."""
         return self._own(run_queued(conversation_id), detached=detached)
 
+    def forget_server(self) -> None:
+        """Stop this process's heartbeat and forget the server it ran as, which has
+        stopped: the process may serve again (as tests do)."""
+        self.beating.set()
+        self.process = None
+        self.beating = threading.Event()
+        self.server_loop = self.closing_loop = None
+
     def closing(self) -> bool:
         """True on the event loop of a server shutting down: no reply starts there."""
         return self.closing_loop is asyncio.get_running_loop()

@@ -92,9 +92,6 @@ async def lifespan(scope, receive, send) -> None:
                     replies.beating.set()
                     await database(services.server_process_retire)(process=replies.process)
             finally:
-                # This process may serve again (as tests do).
-                replies.process = None
-                replies.beating = threading.Event()
-                replies.server_loop = replies.closing_loop = None
+                replies.forget_server()
             await send({"type": "lifespan.shutdown.complete"})
             return

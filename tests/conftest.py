@@ -74,6 +74,7 @@ def free_port() -> int:
 def server_url(transactional_db):
     """Serve chatproject.asgi on a free loopback port for one test."""
     from chatproject.asgi import application
+    from conversations.generation import replies
 
     port = free_port()
     config = uvicorn.Config(
@@ -95,6 +96,9 @@ def server_url(transactional_db):
         # the server (its watcher, its replies) outlives its test and meddles with the next.
         server.force_exit = True
         thread.join(timeout=10)
+    # Stopped without its shutdown, it leaves this process as it was while serving (its
+    # record, which the test database loses, in every later test's replies).
+    replies.forget_server()
 
 
 @pytest.fixture
