@@ -1,10 +1,13 @@
 """A real browser (Debian's Chromium via Playwright) against the real ASGI app in a thread."""
 
 import os
+import re
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+# The chat's home page (for `wait_for_url`): the site's root, not a /c/<id>/ page.
+HOME = re.compile(r"^https?://[^/]+/$")
 DESKTOP = {"viewport": {"width": 1200, "height": 800}}
 # A phone: 390x844 CSS pixels, touch, and Chromium's mobile emulation (the viewport meta).
 PHONE = {

@@ -1,13 +1,12 @@
 """A draft is never lost: refused sends keep their text in the composer, with an error that
 stays until dismissed or the next send (issue 14, item 2)."""
 
-import re
-
 import pytest
 from django.core.cache import cache
 from playwright.sync_api import expect
 
 from conversations.models import Conversation, Message
+from tests.browser.conftest import HOME
 from tests.browser.test_chat_ui import REPLY, send
 
 
@@ -52,7 +51,7 @@ def test_a_first_message_the_server_refuses_leaves_no_conversation(login, alice,
     first_url = page.url
 
     page.get_by_role("link", name="New chat").click()
-    page.wait_for_url(re.compile(r"/$"))
+    page.wait_for_url(HOME)
     send(page, "A second conversation, refused")
     expect(page.locator("#notice")).to_contain_text("Too many replies")
     expect(page.locator("#composer-input")).to_have_value("A second conversation, refused")

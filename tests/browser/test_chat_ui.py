@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from conversations import services
 from conversations.models import ContentItem, Conversation, Feedback, Message, Share
-from tests.browser.conftest import record_csp_violations
+from tests.browser.conftest import HOME, record_csp_violations
 from tests.factories import make_branch, make_conversation, make_message
 
 REPLY = 'article.assistant[data-status="completed"]'
@@ -150,7 +150,7 @@ def test_delete_a_message_then_the_conversation(login, alice):
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#delete-button").click()
-    page.wait_for_url(re.compile(r"/$"))
+    page.wait_for_url(HOME)
     expect(page.locator("#conversation-list")).to_contain_text("No conversations yet.")
     assert not Conversation.objects.exists()
 
@@ -332,7 +332,7 @@ def test_rename_search_and_archive_in_the_sidebar(login, alice):
     expect(page.locator("#conversation-list li")).to_have_count(1)
 
     page.get_by_role("button", name="Archive").click()
-    page.wait_for_url(re.compile(r"/$"))
+    page.wait_for_url(HOME)
     expect(page.locator("#conversation-list")).not_to_contain_text("Lisbon")
     assert Conversation.objects.get().archived
 
