@@ -8,7 +8,6 @@ import uvicorn
 from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connections
 
 # The `fake_openai` fixture: a real HTTP server speaking the OpenAI wire formats.
 pytest_plugins = ["tests.fake_openai"]
@@ -25,17 +24,6 @@ def pytest_report_header(config):
     else:
         layer_line = "channel layer: in-memory (fallback: Redis not configured or not reachable)"
     return [db_line, layer_line]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def close_database_pools(django_db_setup, django_db_blocker):
-    """Close the connection pools before the test database is dropped: their idle
-    connections (taken by worker threads and live servers) would keep it from being."""
-    yield
-    with django_db_blocker.unblock():
-        for connection in connections.all(initialized_only=True):
-            if hasattr(connection, "close_pool"):
-                connection.close_pool()
 
 
 @pytest.fixture(autouse=True)
