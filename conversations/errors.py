@@ -147,6 +147,13 @@ class DatabaseUnavailable(ConversationError):
     status = 503
 
 
+class ServerFailed(ConversationError):
+    """The server failed to answer (the error is logged); try again."""
+
+    code = "internal_error"
+    status = 500
+
+
 def http_status(exc: Exception) -> int:
     """The HTTP status of a domain error (or of Http404)."""
     if isinstance(exc, Http404):

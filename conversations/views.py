@@ -13,7 +13,7 @@ from psycopg_pool import PoolTimeout
 
 from . import openai_wire, selectors
 from .asgi_files import attachment_response
-from .errors import DatabaseUnavailable, error_body
+from .errors import DatabaseUnavailable, ServerFailed, error_body
 from .visitors import private, visited
 
 
@@ -74,16 +74,18 @@ def shared_file(request, token, attachment_id):
 
 
 def server_error(request):
-    """The 500 handler (`handler500`), which Django calls while handling the error: a
-    database that is away (not answering, no connection free in time) is a 503 saying so,
-    as JSON `{"code", "detail"}` under /api/ (OpenAI's error shape under /v1/) and a plain
-    page elsewhere (no session or user: they would ask the database again)."""
-    if not isinstance(sys.exc_info()[1], OperationalError | PoolTimeout):
-        return defaults.server_error(request)
-    error = DatabaseUnavailable()
+    """The 500 handler (`handler500`), which Django calls while handling the error. API
+    clients get JSON, `{"code", "detail"}` under /api/ and OpenAI's error shape under
+    /v1/; pages get a page. A database that is away (not answering, no connection free
+    in time) is a 503 saying so; the page then asks nothing of the database (no session
+    or user)."""
+    database_away = isinstance(sys.exc_info()[1], OperationalError | PoolTimeout)
+    error = DatabaseUnavailable() if database_away else ServerFailed()
     if request.path_info.startswith("/api/"):
         return JsonResponse(error_body(error), status=error.status)
     if request.path_info.startswith("/v1/"):
         body = openai_wire.error(error.detail, status=error.status, code=error.code)
         return JsonResponse(body, status=error.status)
+    if not database_away:
+        return defaults.server_error(request)
     return HttpResponse(loader.render_to_string("503.html"), status=error.status)
