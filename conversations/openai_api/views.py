@@ -253,6 +253,10 @@ class ConversationUpdateSerializer(serializers.Serializer):
     metadata = serializers.JSONField()
 
 
+class ItemsAddSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
+
+
 class ItemListSerializer(serializers.Serializer):
     """The query of an item list; `include` and other parameters are ignored."""
 
@@ -314,7 +318,7 @@ class ConversationDetailView(OpenAIView):
 @extend_schema(exclude=True)
 class ConversationItemsView(OpenAIView):
     """GET /v1/conversations/<id>/items: the shown branch's items, a cursor page at a time
-    (`after`, `limit`, `order`, newest first by default)."""
+    (`after`, `limit`, `order`, newest first by default); POST adds items to its end."""
 
     def get(self, request, conversation_id):
         conversation = _conversation_named(request.user, conversation_id)
@@ -330,6 +334,20 @@ class ConversationItemsView(OpenAIView):
         if page is None:
             raise Http404(f"No item '{query['after']}' in this conversation.")
         return Response(page)
+
+    def post(self, request, conversation_id):
+        """Add items to the end of the shown branch; answers the items made of them."""
+        conversation = _conversation_named(request.user, conversation_id)
+        serializer = ItemsAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        before = len(_items(request.user, conversation))
+        conversation = services.openai_conversation_items_add(
+            owner=request.user, conversation=conversation, items=serializer.validated_data["items"]
+        )
+        added = _items(request.user, conversation)[before:]
+        return Response(
+            openai_wire.conversation_item_page(added, after=None, limit=len(added), order="asc")
+        )
 
 
 @extend_schema(exclude=True)

@@ -15,7 +15,11 @@ from .conversations import (
     conversation_update,
 )
 from .messages import message_cancel, message_continue, message_delete, message_edit, message_reset
-from .openai_conversations import openai_conversation_create, openai_conversation_update
+from .openai_conversations import (
+    openai_conversation_create,
+    openai_conversation_items_add,
+    openai_conversation_update,
+)
 from .replies import (
     replies_recover_stale,
     reply_attach_runner,
@@ -64,6 +68,7 @@ __all__ = [
     "message_edit",
     "message_reset",
     "openai_conversation_create",
+    "openai_conversation_items_add",
     "openai_conversation_update",
     "replies_recover_stale",
     "reply_attach_runner",

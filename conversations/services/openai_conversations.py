@@ -61,6 +61,17 @@ def openai_conversation_create(*, owner, items: list | None = None, metadata=Non
     return conversation
 
 
+@transaction.atomic
+def openai_conversation_items_add(
+    *, owner, conversation: Conversation, items: list
+) -> Conversation:
+    """Append `items` (up to 20) to the conversation's shown branch, none answered; the
+    conversation as it is then."""
+    _append(owner=owner, conversation=conversation, items=items)
+    conversation.refresh_from_db()
+    return conversation
+
+
 def openai_conversation_update(*, conversation: Conversation, metadata) -> Conversation:
     """Replace the conversation's OpenAI `metadata`."""
     return conversation_update(

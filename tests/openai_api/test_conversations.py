@@ -117,3 +117,46 @@ def test_metadata_over_openais_limits_is_refused(client):
 
     assert raised.value.body["param"] == "metadata.k"
     assert not Conversation.objects.exists()
+
+
+def test_items_added_to_a_conversation_come_after_its_branch(fake_openai, client):
+    created = client.conversations.create(items=[{"role": "user", "content": "My name is Ann."}])
+
+    added = client.conversations.items.create(
+        created.id,
+        items=[
+            {"type": "message", "role": "assistant", "content": "Noted."},
+            {"type": "message", "role": "user", "content": "I live in Porto."},
+        ],
+    )
+
+    assert [item.content[0].text for item in added.data] == ["Noted.", "I live in Porto."]
+    assert (added.first_id, added.last_id, added.has_more) == (
+        added.data[0].id,
+        added.data[1].id,
+        False,
+    )
+    every = list(client.conversations.items.list(created.id, order="asc"))
+    assert [item.content[0].text for item in every] == [
+        "My name is Ann.",
+        "Noted.",
+        "I live in Porto.",
+    ]
+    fake_openai.reply("Ann from Porto.")
+    client.responses.create(model="fake-model", input="Who am I?", conversation=created.id)
+    assert [m["content"] for m in fake_openai.model_requests()[-1].body["messages"]] == [
+        "My name is Ann.",
+        "Noted.",
+        "I live in Porto.",
+        "Who am I?",
+    ]
+
+
+def test_items_are_not_added_to_another_users_conversation(client, sdk, bob_key):
+    created = client.conversations.create(items=[{"role": "user", "content": "Mine."}])
+
+    with pytest.raises(openai.NotFoundError):
+        sdk(bob_key).conversations.items.create(
+            created.id, items=[{"type": "message", "role": "user", "content": "Ours?"}]
+        )
+    assert Message.objects.count() == 1
