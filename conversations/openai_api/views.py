@@ -1,6 +1,7 @@
 """The /v1/ views: thin, they check the request's shape, call a service or selector, and
-answer in OpenAI's formats (`openai_wire`); errors in OpenAI's shape (`errors`). Replies
-start through `generation.reply_start` and belong to the server, not to the request."""
+answer in OpenAI's formats (`openai_wire`, `responses_wire`); errors in OpenAI's shape
+(`errors`). Replies start through `generation.reply_start` and belong to the server, not
+to the request."""
 
 from asgiref.sync import async_to_sync
 from django.http import Http404
@@ -10,7 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import generation, openai_wire, selectors, services
+from .. import generation, openai_wire, responses_wire, selectors, services
 from ..db import release_connection
 from ..errors import InvalidContent
 from ..llm.catalog import available_models, requested_model
@@ -155,13 +156,13 @@ def _conversation_named(user, value):
         return None
     if not isinstance(value, str):
         raise InvalidContent('conversation must be an id or {"id": id}.', param="conversation")
-    conversation_id = openai_wire.unprefixed(value, openai_wire.CONVERSATION_PREFIX)
+    conversation_id = responses_wire.unprefixed(value, responses_wire.CONVERSATION_PREFIX)
     return selectors.conversation_get_for_user(user=user, id=conversation_id)
 
 
 def _reply_named(user, response_id: str) -> Message:
     return selectors.response_get_for_user(
-        user=user, id=openai_wire.unprefixed(response_id, openai_wire.RESPONSE_PREFIX)
+        user=user, id=responses_wire.unprefixed(response_id, responses_wire.RESPONSE_PREFIX)
     )
 
 
@@ -170,7 +171,7 @@ def _response_fields(conversation, *, store: bool = True) -> dict:
     return {
         "conversation_id": str(conversation.id) if store else None,
         "instructions": conversation.system_prompt,
-        "tools": openai_wire.response_tools(conversation.context.get(CLIENT_TOOLS)),
+        "tools": responses_wire.response_tools(conversation.context.get(CLIENT_TOOLS)),
         "store": store,
     }
 
@@ -204,7 +205,7 @@ class ResponsesView(OpenAIView):
             services.conversation_delete(conversation=conversation)
 
         if data["stream"]:
-            maker = openai_wire.ResponseEvents(streaming.reply_start_dict(reply), **fields)
+            maker = responses_wire.ResponseEvents(streaming.reply_start_dict(reply), **fields)
             return streaming.reply_stream(
                 conversation=conversation,
                 reply=reply,
@@ -219,7 +220,7 @@ class ResponsesView(OpenAIView):
             discard()
         if answer["status"] == Message.Status.FAILED:
             return errors.reply_error_response(answer)
-        return Response(openai_wire.response(answer, **fields))
+        return Response(responses_wire.response(answer, **fields))
 
 
 @extend_schema(exclude=True)
@@ -229,7 +230,7 @@ class ResponseDetailView(OpenAIView):
     def get(self, request, response_id):
         reply = _reply_named(request.user, response_id)
         answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
-        return Response(openai_wire.response(answer, **_response_fields(reply.conversation)))
+        return Response(responses_wire.response(answer, **_response_fields(reply.conversation)))
 
 
 @extend_schema(exclude=True)
@@ -241,7 +242,7 @@ class ResponseCancelView(OpenAIView):
         reply = _reply_named(request.user, response_id)
         services.message_cancel(message=reply)
         answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
-        return Response(openai_wire.response(answer, **_response_fields(reply.conversation)))
+        return Response(responses_wire.response(answer, **_response_fields(reply.conversation)))
 
 
 class ConversationCreateSerializer(serializers.Serializer):
@@ -262,17 +263,19 @@ class ItemListSerializer(serializers.Serializer):
 
     after = serializers.CharField(required=False, allow_blank=True)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
-    order = serializers.ChoiceField(choices=openai_wire.PAGE_ORDERS, required=False, default="desc")
+    order = serializers.ChoiceField(
+        choices=responses_wire.PAGE_ORDERS, required=False, default="desc"
+    )
 
 
 def _conversation_body(conversation) -> dict:
-    return openai_wire.conversation_object(conversation_to_dict(conversation))
+    return responses_wire.conversation_object(conversation_to_dict(conversation))
 
 
 def _items(user, conversation) -> list[dict]:
     """The items of the conversation's shown branch, oldest first."""
     messages = selectors.conversation_branch(conversation=conversation)
-    return openai_wire.conversation_items(
+    return responses_wire.conversation_items(
         selectors.message_dicts_for_user(user=user, messages=messages)
     )
 
@@ -312,7 +315,7 @@ class ConversationDetailView(OpenAIView):
         conversation = _conversation_named(request.user, conversation_id)
         deleted_id = conversation.id  # the delete clears the instance's
         services.conversation_delete(conversation=conversation)
-        return Response(openai_wire.conversation_deleted(deleted_id))
+        return Response(responses_wire.conversation_deleted(deleted_id))
 
 
 @extend_schema(exclude=True)
@@ -325,7 +328,7 @@ class ConversationItemsView(OpenAIView):
         serializer = ItemListSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data
-        page = openai_wire.conversation_item_page(
+        page = responses_wire.conversation_item_page(
             _items(request.user, conversation),
             after=query.get("after"),
             limit=query["limit"],
@@ -346,7 +349,7 @@ class ConversationItemsView(OpenAIView):
         )
         added = _items(request.user, conversation)[before:]
         return Response(
-            openai_wire.conversation_item_page(added, after=None, limit=len(added), order="asc")
+            responses_wire.conversation_item_page(added, after=None, limit=len(added), order="asc")
         )
 
 
