@@ -357,6 +357,10 @@ def conversation_object(conversation: dict) -> dict:
     }
 
 
+def response_deleted(reply_id) -> dict:
+    return {"id": response_id(reply_id), "object": "response.deleted", "deleted": True}
+
+
 def conversation_deleted(conversation_id) -> dict:
     return {
         "id": conversation_public_id(conversation_id),

@@ -225,12 +225,19 @@ class ResponsesView(OpenAIView):
 
 @extend_schema(exclude=True)
 class ResponseDetailView(OpenAIView):
-    """GET /v1/responses/<id>: a stored reply as a response."""
+    """GET /v1/responses/<id>: a stored reply as a response; DELETE deletes the reply (the
+    input it answered stays in its conversation)."""
 
     def get(self, request, response_id):
         reply = _reply_named(request.user, response_id)
         answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
         return Response(responses_wire.response(answer, **_response_fields(reply.conversation)))
+
+    def delete(self, request, response_id):
+        reply = _reply_named(request.user, response_id)
+        deleted_id = reply.id  # the delete clears the instance's
+        services.message_delete(message=reply)
+        return Response(responses_wire.response_deleted(deleted_id))
 
 
 @extend_schema(exclude=True)

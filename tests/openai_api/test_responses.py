@@ -166,6 +166,18 @@ def test_a_stored_response_can_be_retrieved(fake_openai, client):
     assert retrieved.output_text == "Kept."
 
 
+def test_a_deleted_response_is_gone_and_its_input_stays(fake_openai, client, sdk, bob_key):
+    created = client.responses.create(model="fake-model", input="Forget the answer")
+
+    with pytest.raises(openai.NotFoundError):
+        sdk(bob_key).responses.delete(created.id)
+    client.responses.delete(created.id)
+
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+    assert list(Message.objects.values_list("role", flat=True)) == ["user"]
+
+
 def test_another_users_response_is_not_found(fake_openai, client, sdk, bob_key):
     created = client.responses.create(model="fake-model", input="Mine")
     bob = sdk(bob_key)
