@@ -3,6 +3,8 @@ answer in OpenAI's formats (`openai_wire`, `responses_wire`); errors in OpenAI's
 (`errors`). Replies start through `generation.reply_start` and belong to the server, not
 to the request."""
 
+import functools
+
 from asgiref.sync import async_to_sync
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -109,22 +111,14 @@ class ChatCompletionsView(OpenAIView):
             store=store,
         )
 
-        def discard():
-            services.conversation_delete(conversation=conversation)
-
         if data["stream"]:
             return streaming.completion_stream(
                 conversation=conversation,
                 reply=reply,
                 include_usage=bool((data.get("stream_options") or {}).get("include_usage")),
-                discard=None if store else discard,
+                discard=_discard(conversation, store=store),
             )
-        # The run belongs to the process: a client that hangs up leaves it running.
-        release_connection()
-        async_to_sync(generation.reply_start)(reply, wait=True)
-        answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
-        if not store:
-            discard()
+        answer = _run_whole(request.user, conversation, reply, store=store)
         if answer["status"] == Message.Status.FAILED:
             return errors.reply_error_response(answer)
         body = openai_wire.completion(
@@ -158,6 +152,26 @@ def _conversation_named(user, value):
         raise InvalidContent('conversation must be an id or {"id": id}.', param="conversation")
     conversation_id = responses_wire.unprefixed(value, responses_wire.CONVERSATION_PREFIX)
     return selectors.conversation_get_for_user(user=user, id=conversation_id)
+
+
+def _discard(conversation, *, store: bool):
+    """What deletes an unstored (`store: false`) conversation once its reply is read; None
+    when it is kept."""
+    if store:
+        return None
+    return functools.partial(services.conversation_delete, conversation=conversation)
+
+
+def _run_whole(user, conversation, reply, *, store: bool) -> dict:
+    """Run the reply to its end for a whole (not streamed) answer, and return it as
+    stored; an unstored conversation is deleted once it is read. The run belongs to the
+    process: a client that hangs up leaves it running."""
+    release_connection()
+    async_to_sync(generation.reply_start)(reply, wait=True)
+    answer = selectors.message_dict_for_user(user=user, message_id=reply.id)
+    if not store:
+        services.conversation_delete(conversation=conversation)
+    return answer
 
 
 def _reply_named(user, response_id: str) -> Message:
@@ -201,23 +215,15 @@ class ResponsesView(OpenAIView):
         )
         fields = _response_fields(conversation, store=store)
 
-        def discard():
-            services.conversation_delete(conversation=conversation)
-
         if data["stream"]:
             maker = responses_wire.ResponseEvents(streaming.reply_start_dict(reply), **fields)
             return streaming.reply_stream(
                 conversation=conversation,
                 reply=reply,
                 maker=maker,
-                discard=None if store else discard,
+                discard=_discard(conversation, store=store),
             )
-        # The run belongs to the process: a client that hangs up leaves it running.
-        release_connection()
-        async_to_sync(generation.reply_start)(reply, wait=True)
-        answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
-        if not store:
-            discard()
+        answer = _run_whole(request.user, conversation, reply, store=store)
         if answer["status"] == Message.Status.FAILED:
             return errors.reply_error_response(answer)
         return Response(responses_wire.response(answer, **fields))
