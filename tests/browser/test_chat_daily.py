@@ -8,10 +8,9 @@ from playwright.sync_api import expect
 from conversations import services
 from conversations.models import Feedback, Message, Share
 from tests.browser.test_chat_layout import assert_within_screen, conversation_with_reply
-from tests.browser.test_chat_ui import tiny_png
+from tests.browser.test_chat_ui import REPLY, send, tiny_png
 from tests.factories import make_branch, make_conversation
 
-REPLY = 'article.assistant[data-status="completed"]'
 SIZES_AND_SCHEMES = [
     pytest.param(phone, scheme, id=f"{'phone' if phone else 'desktop'}-{scheme}")
     for phone in (False, True)
@@ -22,11 +21,6 @@ SIZES_AND_SCHEMES = [
 @pytest.fixture(autouse=True)
 def visible_streaming(settings):
     settings.DEMO_STREAM_DELAY = 0.005
-
-
-def send(page, text):
-    page.fill("#composer-input", text)
-    page.keyboard.press("Enter")
 
 
 def long_conversation(owner, length=40):
