@@ -117,3 +117,20 @@ def usage_summary(user) -> dict:
         "by_model": by_model,
         "quota": quota,
     }
+
+
+def usage_by_user(rows) -> list[dict]:
+    """`rows` (TokenUsage, filtered as the caller likes) added up per user, most tokens
+    first: `{"user_id", "username", "input_tokens", "output_tokens", "total_tokens",
+    "replies"}`."""
+    return list(
+        rows.values("user_id", username=F("user__username"))
+        .annotate(
+            input_sum=Sum("input_tokens"),
+            output_sum=Sum("output_tokens"),
+            total_tokens=Sum(TOTAL),
+            replies=Count("id"),
+        )
+        .values("user_id", "username", "input_sum", "output_sum", "total_tokens", "replies")
+        .order_by("-total_tokens", "username")
+    )
