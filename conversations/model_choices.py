@@ -40,8 +40,11 @@ def model_choices() -> dict:
 
 
 def model_check(model: str) -> str:
-    """The model to store for a turn that chose `model`; InvalidModel when it is not
-    offered. The local and demo providers run their one model whatever is chosen: ""."""
+    """The model to store for a turn that chose `model` ("": none chosen); InvalidModel
+    when it is not offered. The local and demo providers run their one model whatever is
+    chosen: ""."""
+    if not model:
+        return ""
     ids = [choice["id"] for choice in model_choices()["models"]]
     if model not in ids:
         raise InvalidModel(

@@ -182,7 +182,7 @@ def _append_turn(
     the reply; or, for an `idempotency_key` used before, return that reply unchanged.
     `model` (an id the picker offers, or empty) is the conversation's model from now on."""
     idempotency_key = _check_idempotency_key(idempotency_key)
-    model = model_check(model) if model else ""
+    model = model_check(model)
     flags = _moderated(items, references)
     locked = lock_conversation(conversation.id)
     existing = _idempotent_reply(locked, idempotency_key)
@@ -303,7 +303,7 @@ def message_reset(
     if not answering and message.parent_id is None:
         raise NotResettable("This message answers nothing, so it cannot be regenerated.")
     idempotency_key = _check_idempotency_key(idempotency_key)
-    model = model_check(model) if model else ""
+    model = model_check(model)
     locked = lock_conversation(message.conversation_id)
     existing = _idempotent_reply(locked, idempotency_key)
     if existing is not None:
