@@ -424,3 +424,7 @@ class ServerProcessAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The models, quota and usage pages (a module of their own: another job).
+from . import admin_usage  # noqa: E402, F401

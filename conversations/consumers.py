@@ -15,6 +15,7 @@ from .inputs import (
     CreateFrameSerializer,
     EditFrameSerializer,
     MessageIdSerializer,
+    ResetFrameSerializer,
     SyncSerializer,
     parse_json,
     validated,
@@ -249,6 +250,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             references=data.get("references"),
             attachments=data["attachments"],
             idempotency_key=data["idempotency_key"],
+            model=data["model"],
         )
         # The reply runs on its own: this handler returns at once.
         await generation.reply_start(reply, created=created)
@@ -264,14 +266,18 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             references=data.get("references"),
             attachments=data["attachments"],
             idempotency_key=data["idempotency_key"],
+            model=data["model"],
         )
         # The reply runs on its own: this handler returns at once.
         await generation.reply_start(reply, created=created)
 
     async def reset_message(self, frame):
-        message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
+        data = validated(ResetFrameSerializer, frame)
+        message = await self.get_message(data["message_id"])
         await self.check_rate()
-        reply, created = await run_step(services.message_reset, message=message)
+        reply, created = await run_step(
+            services.message_reset, message=message, model=data["model"]
+        )
         # The reply runs on its own: this handler returns at once.
         await generation.reply_start(reply, created=created)
 

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ..csp import csp_override
-from . import views
+from . import usage_views, views
 
 app_name = "api"
 
@@ -27,6 +27,8 @@ urlpatterns = [
     path("messages/<str:pk>/feedback/", views.FeedbackView.as_view(), name="feedback"),
     path("keys/", views.ApiKeyListView.as_view(), name="api-keys"),
     path("keys/<str:pk>/", views.ApiKeyDetailView.as_view(), name="api-key"),
+    path("models/", usage_views.ModelListView.as_view(), name="models"),
+    path("usage/", usage_views.UsageView.as_view(), name="usage"),
     path("markdown/", views.MarkdownView.as_view(), name="markdown"),
     path("attachments/", views.AttachmentUploadView.as_view(), name="attachments"),
     path("attachments/<str:pk>/", views.AttachmentDetailView.as_view(), name="attachment"),
