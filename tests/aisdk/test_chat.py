@@ -233,3 +233,26 @@ def test_a_file_sent_as_a_data_url_is_stored_as_an_upload(fake_openai, chat, ali
     assert items == [("input_image", str(upload.id)), ("input_text", None)]
     sent = fake_openai.requests[-1].body["messages"][-1]["content"]
     assert sent[0]["image_url"]["url"] == f"data:image/png;base64,{png}"
+
+
+def test_a_message_sent_while_a_reply_runs_streams_its_reply_once_that_one_ends(
+    fake_openai, chat, server_url, alice_token
+):
+    fake_openai.reply([f"a{n} " for n in range(100)], pace=0.02)
+    fake_openai.reply("Second")
+    auth = {"Authorization": f"Token {alice_token}"}
+    first_body = {"id": "c", "messages": [user_message("u1", "One")], "trigger": "submit-message"}
+
+    with httpx.stream(
+        "POST", f"{server_url}/api/chat", json=first_body, headers=auth, timeout=30
+    ) as running:
+        next(line for line in running.iter_lines() if "text-delta" in line)
+        second = chat(
+            {"id": "c", "messages": [user_message("u2", "Two")], "trigger": "submit-message"}
+        )
+
+    assert second.text() == "Second"
+    assert second.types()[-2:] == ["finish-step", "finish"]
+    reply = Message.objects.get(id=second.message_id())
+    assert reply.status == "completed"
+    assert reply.parent.parent.status == "completed"  # the first reply, run to its end
