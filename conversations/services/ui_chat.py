@@ -155,6 +155,41 @@ def _regenerate(conversation: Conversation, message_id: str | None) -> tuple[Mes
     return message_reset(message=target)
 
 
+def _edit(conversation: Conversation, messages: list, message_id: str) -> tuple[Message, bool]:
+    """A new version of the user message `message_id` names, with the parts the request
+    gives it (the client keeps that id for the new version)."""
+    edited = _stored_message(conversation, message_id)
+    if edited is None:
+        raise NotEditable(f"messageId {message_id} is not a message of this chat.")
+    ids = [message.get("id") if isinstance(message, dict) else None for message in messages]
+    if message_id not in ids:
+        raise InvalidContent(f"messages holds no message {message_id}, the one edited.")
+    position = ids.index(message_id)
+    with transaction.atomic():
+        items = ui_message_items(
+            owner=conversation.owner, message=messages[position], where=f"messages[{position}]"
+        )
+        return message_edit(message=edited, content=items)
+
+
+def _submit(owner, chat_id: str, messages: list) -> tuple[Conversation, Message, bool]:
+    """The last message stored under the branch's end, with its reply; or, sent before,
+    the reply it has."""
+    where = f"messages[{len(messages) - 1}]"
+    key = IDEMPOTENCY_PREFIX + _client_id(messages[-1], where)
+    found = selectors.chat_find_for_user(user=owner, chat_id=chat_id)
+    sent_before = found and Message.objects.filter(conversation=found, idempotency_key=key).first()
+    if sent_before:
+        return found, sent_before, False
+    with transaction.atomic():
+        items = ui_message_items(owner=owner, message=messages[-1], where=where)
+        conversation = chat_conversation(owner=owner, chat_id=chat_id)
+        reply, created = message_continue(
+            conversation=conversation, content=items, idempotency_key=key
+        )
+    return conversation, reply, created
+
+
 def chat_submit(
     *, owner, chat_id: str, messages: list, trigger: str, message_id: str | None = None
 ) -> tuple[Conversation, Message, bool]:
@@ -166,35 +201,9 @@ def chat_submit(
         raise InvalidContent(f"trigger must be one of {', '.join(TRIGGERS)}.")
     if not isinstance(messages, list) or not messages:
         raise InvalidContent("messages must be a non-empty list.")
+    if trigger == "submit-message" and not message_id:
+        return _submit(owner, chat_id, messages)
+    conversation = selectors.chat_get_for_user(user=owner, chat_id=chat_id)
     if trigger == "regenerate-message":
-        conversation = selectors.chat_get_for_user(user=owner, chat_id=chat_id)
-        reply, created = _regenerate(conversation, message_id)
-        return conversation, reply, created
-    if message_id:
-        conversation = selectors.chat_get_for_user(user=owner, chat_id=chat_id)
-        edited = _stored_message(conversation, message_id)
-        if edited is None:
-            raise NotEditable(f"messageId {message_id} is not a message of this chat.")
-        ids = [m.get("id") if isinstance(m, dict) else None for m in messages]
-        position = ids.index(message_id) if message_id in ids else None
-        if position is None:
-            raise InvalidContent(f"messages holds no message {message_id}, the one edited.")
-        where = f"messages[{position}]"
-        with transaction.atomic():
-            items = ui_message_items(owner=owner, message=messages[position], where=where)
-            reply, created = message_edit(message=edited, content=items)
-        return conversation, reply, created
-    where = f"messages[{len(messages) - 1}]"
-    submitted = messages[-1]
-    key = IDEMPOTENCY_PREFIX + _client_id(submitted, where)
-    found = selectors.chat_find_for_user(user=owner, chat_id=chat_id)
-    sent_before = found and Message.objects.filter(conversation=found, idempotency_key=key).first()
-    if sent_before:
-        return found, sent_before, False
-    with transaction.atomic():
-        items = ui_message_items(owner=owner, message=submitted, where=where)
-        conversation = chat_conversation(owner=owner, chat_id=chat_id)
-        reply, created = message_continue(
-            conversation=conversation, content=items, idempotency_key=key
-        )
-    return conversation, reply, created
+        return conversation, *_regenerate(conversation, message_id)
+    return conversation, *_edit(conversation, messages, message_id)
