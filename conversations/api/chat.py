@@ -18,14 +18,26 @@ from . import streaming
 
 
 class ChatRequestSerializer(serializers.Serializer):
-    """What `DefaultChatTransport` sends; other fields (a `body` option's) are ignored."""
+    """What `DefaultChatTransport` sends; other fields (a `body` option's) are ignored. The
+    AI SDK's persistence docs send only the last message, `{id, message}`: that is a
+    `submit-message` of it."""
 
     id = serializers.RegexField(CHAT_ID, max_length=200)
-    messages = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
-    trigger = serializers.ChoiceField(choices=TRIGGERS)
+    messages = serializers.ListField(
+        child=serializers.JSONField(), allow_empty=False, required=False
+    )
+    message = serializers.JSONField(required=False)
+    trigger = serializers.ChoiceField(choices=TRIGGERS, default="submit-message")
     messageId = serializers.CharField(  # the client's spelling
         required=False, allow_null=True, allow_blank=True, max_length=200
     )
+
+    def validate(self, data):
+        if "messages" not in data:
+            if "message" not in data:
+                raise serializers.ValidationError({"messages": "Send messages (or message)."})
+            data["messages"] = [data["message"]]
+        return data
 
 
 @extend_schema(tags=["chat"])

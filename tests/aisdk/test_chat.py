@@ -60,6 +60,17 @@ def test_submit_message_appends_under_the_stored_branch(fake_openai, chat):
     assert reply.conversation.current_leaf_id == reply.id
 
 
+def test_the_persistence_docs_body_of_the_last_message_alone_submits_it(fake_openai, chat):
+    first = chat({"id": "c", "messages": [user_message("u1", "One")], "trigger": "submit-message"})
+    fake_openai.reply("Two it is")
+
+    # prepareSendMessagesRequest: ({id, messages}) => ({body: {id, message: messages.at(-1)}})
+    second = chat({"id": "c", "message": user_message("u2", "Two")})
+
+    assert second.text() == "Two it is"
+    assert str(Message.objects.get(id=second.message_id()).parent.parent_id) == first.message_id()
+
+
 def test_a_request_sent_twice_stores_nothing_twice(fake_openai, chat):
     body = {"id": "c", "messages": [user_message("u1", "Once")], "trigger": "submit-message"}
     first = chat(body)

@@ -73,7 +73,7 @@ def test_another_users_chat_is_a_404_and_their_chat_ids_never_collide(
         ({**FIRST, "trigger": "resume-stream"}, "invalid"),
         ({**FIRST, "id": "a/b"}, "invalid"),
         ({**FIRST, "messages": []}, "invalid"),
-        ({key: value for key, value in FIRST.items() if key != "trigger"}, "invalid"),
+        ({key: value for key, value in FIRST.items() if key != "messages"}, "invalid"),
         (
             {**FIRST, "messages": [{"id": "a1", "role": "assistant", "parts": []}]},
             "invalid_content",

@@ -30,7 +30,11 @@ class ArrayChatState {
   };
 
   replaceMessage = (index, message) => {
-    this.messages = this.messages.with(index, message);
+    this.messages = [
+      ...this.messages.slice(0, index),
+      message,
+      ...this.messages.slice(index + 1),
+    ];
   };
 
   snapshot = value => structuredClone(value);
