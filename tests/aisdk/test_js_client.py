@@ -95,7 +95,7 @@ def test_first_turn_continue_regenerate_and_edit(fake_openai, run_script, packag
 
 
 def test_a_dropped_stream_is_resumed_exactly(fake_openai, run_script):
-    tokens = [f"n{number} " for number in range(120)]
+    tokens = [f"n{number} " for number in range(200)]
     fake_openai.reply(tokens, pace=0.02)
 
     result = run_script("resume")
