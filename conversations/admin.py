@@ -98,7 +98,7 @@ class ConversationAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["title_or_id", "owner", "message_count", "archived", "updated_at"]
     list_filter = ["archived", ("owner", admin.RelatedOnlyFieldListFilter), "updated_at"]
     list_select_related = ["owner"]
-    search_fields = ["title", "owner__username", "owner__email"]
+    search_fields = ["title", "owner__username", "owner__email", "chat_id"]
     date_hierarchy = "updated_at"
     actions = ["archive", "unarchive"]
     fieldsets = [
@@ -109,6 +109,7 @@ class ConversationAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
                     "owner",
                     "title",
                     "model",
+                    "chat_id",
                     "archived",
                     "created_at",
                     "updated_at",

@@ -43,12 +43,21 @@ class Conversation(models.Model):
         "Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     archived = models.BooleanField(default=False)
+    # The id an AI SDK client chose for this chat (`POST /api/chat`), unique per owner.
+    chat_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-updated_at"]
         indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_owner_updated")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "chat_id"],
+                condition=~Q(chat_id=""),
+                name="conversation_owner_chat_id",
+            )
+        ]
 
     def __str__(self):
         return self.title or f"Conversation {self.id}"

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ..csp import csp_override
-from . import usage_views, views
+from . import chat, usage_views, views
 
 app_name = "api"
 
@@ -35,6 +35,10 @@ urlpatterns = [
     path("shares/", views.MyShareListView.as_view(), name="my-shares"),
     path("shares/<str:token>/", views.ShareDetailView.as_view(), name="share"),
     path("shared/<str:token>/", views.SharedView.as_view(), name="shared"),
+    # The AI SDK's routes: no final slash, as `DefaultChatTransport` asks for them.
+    path("chat", chat.ChatView.as_view(), name="chat"),
+    path("chat/<str:chat_id>", chat.ChatDetailView.as_view(), name="chat-detail"),
+    path("chat/<str:chat_id>/stream", chat.ChatStreamView.as_view(), name="chat-stream"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's page: its script comes from a file (?script), but its page has an
     # inline <style>.
