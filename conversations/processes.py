@@ -18,6 +18,7 @@ from django.db import connection
 
 from . import services
 from .generation import database, detached_context, replies
+from .llm.openai_client import close_clients
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ async def lifespan(scope, receive, send) -> None:
             replies.closing_loop = asyncio.get_running_loop()
             try:
                 await replies.shutdown()
+                await close_clients()
                 if replies.process is not None:
                     replies.beating.set()
                     await database(services.server_process_retire)(process=replies.process)

@@ -46,6 +46,9 @@ def client() -> openai.AsyncOpenAI:
         clients[config] = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
+            # aiohttp under the SDK's httpx interface: its C parser reads a streamed
+            # chunk for a fraction of what httpx's pure-Python stack costs per token.
+            http_client=openai.DefaultAioHttpClient(),
             # The read timeout bounds the wait for the first token and every silence after
             # it; the whole reply is bounded by LLM_TOTAL_TIMEOUT in the generation runner.
             timeout=openai.Timeout(first_token_timeout, connect=connect_timeout),
@@ -61,9 +64,25 @@ def _body_code(body) -> str:
     return ""
 
 
+async def close_clients() -> None:
+    """Close the running loop's clients and their connections (a server shutting down)."""
+    for sdk_client in _clients.pop(asyncio.get_running_loop(), {}).values():
+        await sdk_client.close()
+
+
+def _socket_failed(exc: BaseException) -> bool:
+    """Whether a connection error came from the socket (refused, reset), not a clock: the
+    SDK's aiohttp transport reports a refused connection as a connect timeout."""
+    while exc is not None:
+        if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__
+    return False
+
+
 def provider_error(exc: openai.OpenAIError) -> ProviderError:
     """The ProviderError (stable code, message a person can act on) for an SDK error."""
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) and not _socket_failed(exc):
         return ProviderError("timeout", "The model server did not answer in time.", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
         return ProviderError(
