@@ -57,24 +57,33 @@ def response_output(reply: dict, *, client_only: bool = True) -> list[dict]:
     reasoning item for each run of reasoning, its tool calls in their place. With
     `client_only`, the calls of the client's tools only: server-side tools ran here, their
     calls and outputs are not the client's to answer; else those too."""
+    return [item for item, _ in _output_sources(reply, client_only=client_only)]
+
+
+def _output_sources(reply: dict, *, client_only: bool) -> list[tuple[dict, list[int]]]:
+    """`response_output`'s items, each with the positions in `reply["content"]` of the
+    content items it is made of."""
     done = "completed" if reply["status"] not in ("queued", "in_progress") else "in_progress"
     pending = {id(item) for item in unanswered_calls(reply)}
-    output = []
-    for item in reply["content"]:
+    sources = []
+    for position, item in enumerate(reply["content"]):
         kind = OUTPUT_KINDS.get(item["type"])
         if item["type"] in ("function_call", "function_call_output"):
             if not client_only or id(item) in pending:
-                output.append(_tool_item(reply["id"], len(output), item, status=done))
+                tool_item = _tool_item(reply["id"], len(sources), item, status=done)
+                sources.append((tool_item, [position]))
             continue
         if kind is None:
             continue
-        if not output or output[-1]["type"] != kind:
-            entry = {"id": _item_id(reply["id"], kind, len(output)), "type": kind}
+        if not sources or sources[-1][0]["type"] != kind:
+            entry = {"id": _item_id(reply["id"], kind, len(sources)), "type": kind}
             if kind == "message":
                 entry.update(role="assistant", status=done, content=[])
             else:
                 entry.update(summary=[], status=done)
-            output.append(entry)
+            sources.append((entry, []))
+        output, positions = sources[-1]
+        positions.append(position)
         if item["type"] == "output_text":
             part = {
                 "type": "output_text",
@@ -82,15 +91,15 @@ def response_output(reply: dict, *, client_only: bool = True) -> list[dict]:
                 "annotations": [],
                 "logprobs": [],
             }
-            output[-1]["content"].append(part)
+            output["content"].append(part)
         elif item["type"] == "refusal":
-            output[-1]["content"].append({"type": "refusal", "refusal": item.get("text", "")})
+            output["content"].append({"type": "refusal", "refusal": item.get("text", "")})
         else:
-            output[-1]["summary"] += [
+            output["summary"] += [
                 {"type": "summary_text", "text": part.get("text", "")}
                 for part in item.get("summary") or []
             ]
-    return output
+    return sources
 
 
 def _tool_item(message_id: str, index: int, item: dict, *, status: str) -> dict:
@@ -379,27 +388,39 @@ def conversation_items(messages: list[dict]) -> list[dict]:
     """The items of messages (a branch, root first, in the API shape), oldest first:
     a user's message as a message item; a reply as its output items, server-side tool
     calls and outputs included; a tool's message as its outputs."""
-    items = []
+    return [item for item, _, _ in conversation_item_sources(messages)]
+
+
+def conversation_item_sources(messages: list[dict]) -> list[tuple[dict, dict, list[int]]]:
+    """`conversation_items`, each as `(item, message, positions)`: the message it shows
+    and the positions in `message["content"]` of the content items it is made of."""
+    sources = []
     for message in messages:
         if message["role"] == "assistant":
-            items += response_output(message, client_only=False)
+            sources += [
+                (item, message, positions)
+                for item, positions in _output_sources(message, client_only=False)
+            ]
         elif message["role"] == "tool":
-            items += [
-                _tool_item(message["id"], index, item, status="completed")
-                for index, item in enumerate(message["content"])
+            sources += [
+                (
+                    _tool_item(message["id"], position, item, status="completed"),
+                    message,
+                    [position],
+                )
+                for position, item in enumerate(message["content"])
                 if item["type"] == "function_call_output"
             ]
         elif message["role"] == "user":
-            items.append(
-                {
-                    "id": _item_id(message["id"], "message", 0),
-                    "type": "message",
-                    "role": "user",
-                    "status": "completed",
-                    "content": [_input_part(item) for item in message["content"]],
-                }
-            )
-    return items
+            item = {
+                "id": _item_id(message["id"], "message", 0),
+                "type": "message",
+                "role": "user",
+                "status": "completed",
+                "content": [_input_part(item) for item in message["content"]],
+            }
+            sources.append((item, message, list(range(len(message["content"])))))
+    return sources
 
 
 def conversation_item_page(items: list[dict], *, after: str | None, limit: int, order: str):

@@ -368,7 +368,8 @@ class ConversationItemsView(OpenAIView):
 
 @extend_schema(exclude=True)
 class ConversationItemDetailView(OpenAIView):
-    """GET /v1/conversations/<id>/items/<item id>."""
+    """GET /v1/conversations/<id>/items/<item id>; DELETE takes the item out of the
+    conversation (answers the conversation)."""
 
     def get(self, request, conversation_id, item_id):
         conversation = _conversation_named(request.user, conversation_id)
@@ -376,6 +377,12 @@ class ConversationItemDetailView(OpenAIView):
             if item["id"] == item_id:
                 return Response(item)
         raise Http404(f"No item '{item_id}' in this conversation.")
+
+    def delete(self, request, conversation_id, item_id):
+        conversation = services.openai_conversation_item_delete(
+            conversation=_conversation_named(request.user, conversation_id), item_id=item_id
+        )
+        return Response(_conversation_body(conversation))
 
 
 @extend_schema(exclude=True)
