@@ -140,8 +140,10 @@ def response(
     instructions: str | None,
     tools: list[dict],
     store: bool = True,
+    previous_response_id=None,
 ) -> dict:
-    """A `response` object for a reply, finished or not."""
+    """A `response` object for a reply, finished or not; `previous_response_id` is the id
+    of the reply it continued from (None: none)."""
     status = reply["status"]
     error = reply.get("error") or {}
     incomplete = None
@@ -166,7 +168,7 @@ def response(
         "model": reply["model"],
         "output": response_output(reply),
         "parallel_tool_calls": True,
-        "previous_response_id": None,
+        "previous_response_id": response_id(previous_response_id) if previous_response_id else None,
         "reasoning": {"effort": None, "summary": None},
         "store": store,
         "temperature": None,

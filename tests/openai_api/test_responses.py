@@ -140,6 +140,31 @@ def test_previous_response_id_continues_and_branches_when_not_the_leaf(fake_open
     assert reply_of(second).status == "completed"
 
 
+def test_a_response_names_the_response_it_continued_from(fake_openai, client):
+    first = client.responses.create(model="fake-model", input="Name a colour.")
+    second = client.responses.create(
+        model="fake-model", input="Another.", previous_response_id=first.id
+    )
+    with client.responses.stream(
+        model="fake-model", input="A third.", previous_response_id=first.id.removeprefix("resp_")
+    ) as stream:
+        created = next(iter(stream))
+        streamed = stream.get_final_response()
+    appended = client.responses.create(
+        model="fake-model", input="And then?", conversation=first.conversation.id
+    )
+
+    assert first.previous_response_id is None
+    assert client.responses.retrieve(first.id).previous_response_id is None
+    assert second.previous_response_id == first.id
+    assert client.responses.retrieve(second.id).previous_response_id == first.id
+    assert created.response.previous_response_id == first.id
+    assert streamed.previous_response_id == first.id
+    # `conversation` appends to the branch the stream made: it continues the streamed reply.
+    assert appended.previous_response_id == streamed.id
+    assert client.responses.retrieve(appended.id).previous_response_id == streamed.id
+
+
 def test_conversation_and_previous_response_id_together_are_refused(fake_openai, client):
     first = client.responses.create(model="fake-model", input="Hi")
 
