@@ -190,8 +190,9 @@ class ResponseEvents:
     """The events of one streamed response, numbered from 0: `response.created` and
     `response.in_progress`, an output item opened for each run of text or reasoning as
     its deltas come (with its content or summary part), each closed with its `.done`
-    events, then the calls of the client's tools, then the terminal event with the
-    whole response. Same interface as `ChunkMaker`."""
+    events, then the calls of the client's tools (each opened, its arguments as a delta
+    and done, closed), then the terminal event with the whole response. Same interface
+    as `ChunkMaker`."""
 
     closing = ""  # the terminal event ends the stream; no `[DONE]`
 
@@ -326,29 +327,45 @@ class ResponseEvents:
             )
         return events
 
+    def _call(self, call: dict) -> list[dict]:
+        """The events of one call of the client's tools: its item opened, its arguments
+        (one delta, then done), its item closed. A call's item needs its `call_id` and
+        name from the start (the SDK matches the item it closes by `call_id`), which the
+        reply's deltas do not carry: its events come once the reply has ended."""
+        index = len(self.items)
+        item = _tool_item(self.reply_id, index, call, status="completed")
+        self.items.append(item)
+        place = {"item_id": item["id"], "output_index": index}
+        events = [
+            self._event(
+                "response.output_item.added",
+                output_index=index,
+                item={**item, "arguments": "", "status": "in_progress"},
+            )
+        ]
+        if item["arguments"]:
+            events.append(
+                self._event(
+                    "response.function_call_arguments.delta", **place, delta=item["arguments"]
+                )
+            )
+        return [
+            *events,
+            self._event(
+                "response.function_call_arguments.done",
+                **place,
+                name=item["name"],
+                arguments=item["arguments"],
+            ),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
+
     def last(self, reply: dict) -> list[dict]:
         """The events that end the response: the open item closed, the client's tool
         calls, then `response.completed`, `response.failed` or `response.incomplete`."""
         events = self._close()
         for call in unanswered_calls(reply):
-            index = len(self.items)
-            item = _tool_item(self.reply_id, index, call, status="completed")
-            self.items.append(item)
-            events += [
-                self._event(
-                    "response.output_item.added",
-                    output_index=index,
-                    item={**item, "arguments": "", "status": "in_progress"},
-                ),
-                self._event(
-                    "response.function_call_arguments.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    name=item["name"],
-                    arguments=item["arguments"],
-                ),
-                self._event("response.output_item.done", output_index=index, item=item),
-            ]
+            events += self._call(call)
         final = response(reply, **self.fields)
         kind = TERMINAL_EVENTS.get(reply["status"], "response.incomplete")
         return [*events, self._event(kind, response=final)]
