@@ -57,24 +57,33 @@ def response_output(reply: dict, *, client_only: bool = True) -> list[dict]:
     reasoning item for each run of reasoning, its tool calls in their place. With
     `client_only`, the calls of the client's tools only: server-side tools ran here, their
     calls and outputs are not the client's to answer; else those too."""
+    return [item for item, _ in _output_sources(reply, client_only=client_only)]
+
+
+def _output_sources(reply: dict, *, client_only: bool) -> list[tuple[dict, list[int]]]:
+    """`response_output`'s items, each with the positions in `reply["content"]` of the
+    content items it is made of."""
     done = "completed" if reply["status"] not in ("queued", "in_progress") else "in_progress"
     pending = {id(item) for item in unanswered_calls(reply)}
-    output = []
-    for item in reply["content"]:
+    sources = []
+    for position, item in enumerate(reply["content"]):
         kind = OUTPUT_KINDS.get(item["type"])
         if item["type"] in ("function_call", "function_call_output"):
             if not client_only or id(item) in pending:
-                output.append(_tool_item(reply["id"], len(output), item, status=done))
+                tool_item = _tool_item(reply["id"], len(sources), item, status=done)
+                sources.append((tool_item, [position]))
             continue
         if kind is None:
             continue
-        if not output or output[-1]["type"] != kind:
-            entry = {"id": _item_id(reply["id"], kind, len(output)), "type": kind}
+        if not sources or sources[-1][0]["type"] != kind:
+            entry = {"id": _item_id(reply["id"], kind, len(sources)), "type": kind}
             if kind == "message":
                 entry.update(role="assistant", status=done, content=[])
             else:
                 entry.update(summary=[], status=done)
-            output.append(entry)
+            sources.append((entry, []))
+        output, positions = sources[-1]
+        positions.append(position)
         if item["type"] == "output_text":
             part = {
                 "type": "output_text",
@@ -82,15 +91,15 @@ def response_output(reply: dict, *, client_only: bool = True) -> list[dict]:
                 "annotations": [],
                 "logprobs": [],
             }
-            output[-1]["content"].append(part)
+            output["content"].append(part)
         elif item["type"] == "refusal":
-            output[-1]["content"].append({"type": "refusal", "refusal": item.get("text", "")})
+            output["content"].append({"type": "refusal", "refusal": item.get("text", "")})
         else:
-            output[-1]["summary"] += [
+            output["summary"] += [
                 {"type": "summary_text", "text": part.get("text", "")}
                 for part in item.get("summary") or []
             ]
-    return output
+    return sources
 
 
 def _tool_item(message_id: str, index: int, item: dict, *, status: str) -> dict:
@@ -131,8 +140,10 @@ def response(
     instructions: str | None,
     tools: list[dict],
     store: bool = True,
+    previous_response_id=None,
 ) -> dict:
-    """A `response` object for a reply, finished or not."""
+    """A `response` object for a reply, finished or not; `previous_response_id` is the id
+    of the reply it continued from (None: none)."""
     status = reply["status"]
     error = reply.get("error") or {}
     incomplete = None
@@ -157,7 +168,7 @@ def response(
         "model": reply["model"],
         "output": response_output(reply),
         "parallel_tool_calls": True,
-        "previous_response_id": None,
+        "previous_response_id": response_id(previous_response_id) if previous_response_id else None,
         "reasoning": {"effort": None, "summary": None},
         "store": store,
         "temperature": None,
@@ -179,8 +190,9 @@ class ResponseEvents:
     """The events of one streamed response, numbered from 0: `response.created` and
     `response.in_progress`, an output item opened for each run of text or reasoning as
     its deltas come (with its content or summary part), each closed with its `.done`
-    events, then the calls of the client's tools, then the terminal event with the
-    whole response. Same interface as `ChunkMaker`."""
+    events, then the calls of the client's tools (each opened, its arguments as a delta
+    and done, closed), then the terminal event with the whole response. Same interface
+    as `ChunkMaker`."""
 
     closing = ""  # the terminal event ends the stream; no `[DONE]`
 
@@ -315,29 +327,45 @@ class ResponseEvents:
             )
         return events
 
+    def _call(self, call: dict) -> list[dict]:
+        """The events of one call of the client's tools: its item opened, its arguments
+        (one delta, then done), its item closed. A call's item needs its `call_id` and
+        name from the start (the SDK matches the item it closes by `call_id`), which the
+        reply's deltas do not carry: its events come once the reply has ended."""
+        index = len(self.items)
+        item = _tool_item(self.reply_id, index, call, status="completed")
+        self.items.append(item)
+        place = {"item_id": item["id"], "output_index": index}
+        events = [
+            self._event(
+                "response.output_item.added",
+                output_index=index,
+                item={**item, "arguments": "", "status": "in_progress"},
+            )
+        ]
+        if item["arguments"]:
+            events.append(
+                self._event(
+                    "response.function_call_arguments.delta", **place, delta=item["arguments"]
+                )
+            )
+        return [
+            *events,
+            self._event(
+                "response.function_call_arguments.done",
+                **place,
+                name=item["name"],
+                arguments=item["arguments"],
+            ),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
+
     def last(self, reply: dict) -> list[dict]:
         """The events that end the response: the open item closed, the client's tool
         calls, then `response.completed`, `response.failed` or `response.incomplete`."""
         events = self._close()
         for call in unanswered_calls(reply):
-            index = len(self.items)
-            item = _tool_item(self.reply_id, index, call, status="completed")
-            self.items.append(item)
-            events += [
-                self._event(
-                    "response.output_item.added",
-                    output_index=index,
-                    item={**item, "arguments": "", "status": "in_progress"},
-                ),
-                self._event(
-                    "response.function_call_arguments.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    name=item["name"],
-                    arguments=item["arguments"],
-                ),
-                self._event("response.output_item.done", output_index=index, item=item),
-            ]
+            events += self._call(call)
         final = response(reply, **self.fields)
         kind = TERMINAL_EVENTS.get(reply["status"], "response.incomplete")
         return [*events, self._event(kind, response=final)]
@@ -379,27 +407,39 @@ def conversation_items(messages: list[dict]) -> list[dict]:
     """The items of messages (a branch, root first, in the API shape), oldest first:
     a user's message as a message item; a reply as its output items, server-side tool
     calls and outputs included; a tool's message as its outputs."""
-    items = []
+    return [item for item, _, _ in conversation_item_sources(messages)]
+
+
+def conversation_item_sources(messages: list[dict]) -> list[tuple[dict, dict, list[int]]]:
+    """`conversation_items`, each as `(item, message, positions)`: the message it shows
+    and the positions in `message["content"]` of the content items it is made of."""
+    sources = []
     for message in messages:
         if message["role"] == "assistant":
-            items += response_output(message, client_only=False)
+            sources += [
+                (item, message, positions)
+                for item, positions in _output_sources(message, client_only=False)
+            ]
         elif message["role"] == "tool":
-            items += [
-                _tool_item(message["id"], index, item, status="completed")
-                for index, item in enumerate(message["content"])
+            sources += [
+                (
+                    _tool_item(message["id"], position, item, status="completed"),
+                    message,
+                    [position],
+                )
+                for position, item in enumerate(message["content"])
                 if item["type"] == "function_call_output"
             ]
         elif message["role"] == "user":
-            items.append(
-                {
-                    "id": _item_id(message["id"], "message", 0),
-                    "type": "message",
-                    "role": "user",
-                    "status": "completed",
-                    "content": [_input_part(item) for item in message["content"]],
-                }
-            )
-    return items
+            item = {
+                "id": _item_id(message["id"], "message", 0),
+                "type": "message",
+                "role": "user",
+                "status": "completed",
+                "content": [_input_part(item) for item in message["content"]],
+            }
+            sources.append((item, message, list(range(len(message["content"])))))
+    return sources
 
 
 def conversation_item_page(items: list[dict], *, after: str | None, limit: int, order: str):

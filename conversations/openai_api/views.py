@@ -180,13 +180,20 @@ def _reply_named(user, response_id: str) -> Message:
     )
 
 
-def _response_fields(conversation, *, store: bool = True) -> dict:
-    """What a response says of its conversation: its id (when kept), instructions, tools."""
+def _response_fields(conversation, reply, *, store: bool = True, previous=None) -> dict:
+    """What a response says of its conversation (its id when kept, instructions, tools)
+    and of the reply it continued from: `previous` when the request named it, else the
+    reply above it on its path."""
+    if previous is None:
+        previous_id = selectors.message_previous_reply_id(message=reply)
+    else:
+        previous_id = previous.id
     return {
         "conversation_id": str(conversation.id) if store else None,
         "instructions": conversation.system_prompt,
         "tools": responses_wire.response_tools(conversation.context.get(CLIENT_TOOLS)),
         "store": store,
+        "previous_response_id": previous_id,
     }
 
 
@@ -203,6 +210,7 @@ class ResponsesView(OpenAIView):
         data = serializer.validated_data
         store = data["store"] is not False
         previous_id = data.get("previous_response_id")
+        previous = _reply_named(request.user, previous_id) if previous_id else None
         conversation, reply = services.response_start(
             owner=request.user,
             input=data["input"],
@@ -210,10 +218,10 @@ class ResponsesView(OpenAIView):
             model=requested_model(data["model"]),
             tools=data.get("tools"),
             conversation=_conversation_named(request.user, data.get("conversation")),
-            previous=_reply_named(request.user, previous_id) if previous_id else None,
+            previous=previous,
             store=store,
         )
-        fields = _response_fields(conversation, store=store)
+        fields = _response_fields(conversation, reply, store=store, previous=previous)
 
         if data["stream"]:
             maker = responses_wire.ResponseEvents(streaming.reply_start_dict(reply), **fields)
@@ -237,7 +245,8 @@ class ResponseDetailView(OpenAIView):
     def get(self, request, response_id):
         reply = _reply_named(request.user, response_id)
         answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
-        return Response(responses_wire.response(answer, **_response_fields(reply.conversation)))
+        fields = _response_fields(reply.conversation, reply)
+        return Response(responses_wire.response(answer, **fields))
 
     def delete(self, request, response_id):
         reply = _reply_named(request.user, response_id)
@@ -255,7 +264,8 @@ class ResponseCancelView(OpenAIView):
         reply = _reply_named(request.user, response_id)
         services.message_cancel(message=reply)
         answer = selectors.message_dict_for_user(user=request.user, message_id=reply.id)
-        return Response(responses_wire.response(answer, **_response_fields(reply.conversation)))
+        fields = _response_fields(reply.conversation, reply)
+        return Response(responses_wire.response(answer, **fields))
 
 
 class ConversationCreateSerializer(serializers.Serializer):
@@ -368,7 +378,8 @@ class ConversationItemsView(OpenAIView):
 
 @extend_schema(exclude=True)
 class ConversationItemDetailView(OpenAIView):
-    """GET /v1/conversations/<id>/items/<item id>."""
+    """GET /v1/conversations/<id>/items/<item id>; DELETE takes the item out of the
+    conversation (answers the conversation)."""
 
     def get(self, request, conversation_id, item_id):
         conversation = _conversation_named(request.user, conversation_id)
@@ -376,6 +387,12 @@ class ConversationItemDetailView(OpenAIView):
             if item["id"] == item_id:
                 return Response(item)
         raise Http404(f"No item '{item_id}' in this conversation.")
+
+    def delete(self, request, conversation_id, item_id):
+        conversation = services.openai_conversation_item_delete(
+            conversation=_conversation_named(request.user, conversation_id), item_id=item_id
+        )
+        return Response(_conversation_body(conversation))
 
 
 @extend_schema(exclude=True)

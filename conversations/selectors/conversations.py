@@ -184,6 +184,18 @@ def conversation_branch(*, conversation: Conversation) -> list[Message]:
     return message_path(conversation_id=conversation.id, leaf_id=conversation.current_leaf_id)
 
 
+def message_previous_reply_id(*, message: Message):
+    """The id of the nearest reply above `message` on its path (None: there is none),
+    the response a Responses API response continued from."""
+    path = message_path_ids(conversation_id=message.conversation_id, leaf_id=message.parent_id)
+    replies = set(
+        Message.objects.filter(id__in=path, role=Message.Role.ASSISTANT).values_list(
+            "id", flat=True
+        )
+    )
+    return next((node for node in reversed(path) if node in replies), None)
+
+
 def message_subtree_ids(*, message: Message) -> list:
     """`message` and all of its descendants, parents before children."""
     children = _children_by_parent(message.conversation_id)

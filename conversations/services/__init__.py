@@ -17,6 +17,7 @@ from .conversations import (
 from .messages import message_cancel, message_continue, message_delete, message_edit, message_reset
 from .openai_conversations import (
     openai_conversation_create,
+    openai_conversation_item_delete,
     openai_conversation_items_add,
     openai_conversation_update,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "message_edit",
     "message_reset",
     "openai_conversation_create",
+    "openai_conversation_item_delete",
     "openai_conversation_items_add",
     "openai_conversation_update",
     "replies_recover_stale",

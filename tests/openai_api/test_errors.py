@@ -2,6 +2,8 @@ import httpx
 import openai
 import pytest
 
+from conversations.models import Message
+
 
 def test_a_bad_key_is_a_401_in_openais_shape(fake_openai, sdk):
     with pytest.raises(openai.AuthenticationError) as caught:
@@ -104,4 +106,38 @@ def test_too_many_replies_is_a_429_in_openais_shape(fake_openai, client, setting
         )
 
     assert caught.value.body["type"] == "rate_limit_error"
+    assert len(fake_openai.model_requests()) == 1
+
+
+def test_a_turn_refused_as_busy_is_a_409_in_openais_shape(fake_openai, client, settings):
+    settings.CHAT_QUEUE_LIMIT = 0  # no reply may wait behind a running one
+    fake_openai.reply(text=[f"t{number} " for number in range(200)], pace=0.05)
+    stream = client.responses.create(model="fake-model", input="Count slowly", stream=True)
+    created = next(iter(stream))
+    running = created.response
+    stored = Message.objects.count()
+
+    with pytest.raises(openai.ConflictError) as appended:
+        client.responses.create(
+            model="fake-model", input="And now?", conversation=running.conversation.id
+        )
+    with pytest.raises(openai.ConflictError) as continued:
+        client.responses.create(
+            model="fake-model", input="And then?", previous_response_id=running.id
+        )
+    with pytest.raises(openai.ConflictError) as completed:
+        client.chat.completions.create(
+            model="fake-model",
+            messages=[{"role": "user", "content": "Count slowly"}],
+            metadata={"conversation_id": running.conversation.id.removeprefix("conv_")},
+        )
+    assert Message.objects.count() == stored
+    client.responses.cancel(running.id)
+    list(stream)
+
+    for refused in (appended, continued, completed):
+        assert refused.value.status_code == 409
+        assert refused.value.body["type"] == "invalid_request_error"
+        assert refused.value.body["code"] == "generation_busy"
+        assert refused.value.body["message"]
     assert len(fake_openai.model_requests()) == 1

@@ -5,6 +5,14 @@ from conversations import selectors
 from conversations.models import Conversation, Message
 
 TEXT = ("input_text", "output_text")
+WEATHER_TOOLS = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        "strict": False,
+    }
+]
 
 
 def reply_of(response) -> Message:
@@ -140,6 +148,31 @@ def test_previous_response_id_continues_and_branches_when_not_the_leaf(fake_open
     assert reply_of(second).status == "completed"
 
 
+def test_a_response_names_the_response_it_continued_from(fake_openai, client):
+    first = client.responses.create(model="fake-model", input="Name a colour.")
+    second = client.responses.create(
+        model="fake-model", input="Another.", previous_response_id=first.id
+    )
+    with client.responses.stream(
+        model="fake-model", input="A third.", previous_response_id=first.id.removeprefix("resp_")
+    ) as stream:
+        created = next(iter(stream))
+        streamed = stream.get_final_response()
+    appended = client.responses.create(
+        model="fake-model", input="And then?", conversation=first.conversation.id
+    )
+
+    assert first.previous_response_id is None
+    assert client.responses.retrieve(first.id).previous_response_id is None
+    assert second.previous_response_id == first.id
+    assert client.responses.retrieve(second.id).previous_response_id == first.id
+    assert created.response.previous_response_id == first.id
+    assert streamed.previous_response_id == first.id
+    # `conversation` appends to the branch the stream made: it continues the streamed reply.
+    assert appended.previous_response_id == streamed.id
+    assert client.responses.retrieve(appended.id).previous_response_id == streamed.id
+
+
 def test_conversation_and_previous_response_id_together_are_refused(fake_openai, client):
     first = client.responses.create(model="fake-model", input="Hi")
 
@@ -230,17 +263,11 @@ def test_store_false_keeps_nothing(fake_openai, client):
 
 
 def test_a_function_call_is_output_and_its_output_continues(fake_openai, client):
-    tools = [
-        {
-            "type": "function",
-            "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-            "strict": False,
-        }
-    ]
     fake_openai.reply(tool_calls=[("call_1", "get_weather", '{"city": "Oslo"}')])
 
-    asked = client.responses.create(model="fake-model", input="Weather in Oslo?", tools=tools)
+    asked = client.responses.create(
+        model="fake-model", input="Weather in Oslo?", tools=WEATHER_TOOLS
+    )
 
     [call] = [item for item in asked.output if item.type == "function_call"]
     assert (call.call_id, call.name) == ("call_1", "get_weather")
@@ -250,7 +277,7 @@ def test_a_function_call_is_output_and_its_output_continues(fake_openai, client)
 
     answered = client.responses.create(
         model="fake-model",
-        tools=tools,
+        tools=WEATHER_TOOLS,
         previous_response_id=asked.id,
         input=[{"type": "function_call_output", "call_id": "call_1", "output": "sunny, 21 C"}],
     )
@@ -287,3 +314,41 @@ def test_an_upstream_failure_is_an_error_answer_or_a_failed_response(fake_openai
     assert events[-1].type == "response.failed"
     assert events[-1].response.status == "failed"
     assert events[-1].response.error.code == "upstream_error"
+
+
+def test_the_stream_helper_yields_a_client_tools_call_piecewise(fake_openai, client):
+    fake_openai.reply("Let me look.", tool_calls=[("call_1", "get_weather", '{"city": "Oslo"}')])
+
+    with client.responses.stream(
+        model="fake-model", input="Weather?", tools=WEATHER_TOOLS
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    calls = [event for event in events if event.type.startswith("response.function_call")]
+    added, done = (
+        next(e for e in events if e.type == name and e.item.type == "function_call")
+        for name in ("response.output_item.added", "response.output_item.done")
+    )
+    assert [event.type for event in calls] == [
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+    ]
+    assert events.index(added) < events.index(calls[0]) < events.index(done)
+    assert (added.item.call_id, added.item.name, added.item.arguments) == (
+        "call_1",
+        "get_weather",
+        "",
+    )
+    assert calls[0].snapshot == '{"city": "Oslo"}'
+    assert (calls[1].name, calls[1].arguments) == ("get_weather", '{"city": "Oslo"}')
+    assert done.item.arguments == '{"city": "Oslo"}'
+    assert final.output_text == "Let me look."
+    [call] = [item for item in final.output if item.type == "function_call"]
+    assert (call.call_id, call.name, call.arguments) == (
+        "call_1",
+        "get_weather",
+        '{"city": "Oslo"}',
+    )
+    assert call.id == added.item.id
