@@ -171,10 +171,18 @@ class ConversationAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 class ContentItemInline(ReadOnlyMixin, admin.TabularInline):
     model = ContentItem
-    fields = ["index", "type", "text", "data"]
+    fields = ["index", "type", "tool_server", "text", "data"]
     readonly_fields = fields
     can_delete = False
     extra = 0
+
+    @admin.display(description="MCP server")
+    def tool_server(self, item):
+        """The MCP server a tool call went to (and whether it failed there)."""
+        server = item.data.get("server", "")
+        if server and item.data.get("is_error"):
+            return f"{server} (failed)"
+        return server
 
 
 class ReferenceInline(ReadOnlyMixin, admin.TabularInline):
@@ -424,3 +432,7 @@ class ServerProcessAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# MCP servers' admin lives with the rest of MCP; importing it registers it.
+from .mcp import admin as mcp_admin  # noqa: E402, F401

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 # Longest tool output sent to the model and stored, in characters.
 MAX_OUTPUT_CHARS = 100_000
+# Seconds before a session that broke is opened again.
+RECONNECT_DELAY = 0.5
 
 
 class ToolUnavailable(Exception):
@@ -217,11 +219,14 @@ class Connection:
                 if self.closing:
                     break
                 self.failed(exc)
+            if established:
+                # A session that worked (then crashed or dropped) is opened again at once
+                # (or nearly: one that keeps crashing must not spin); waiting refreshes
+                # hear how that went.
+                await asyncio.sleep(RECONNECT_DELAY)
+                continue
             self.settle()
-            if not established:
-                # Tried again on the next refresh; a session that worked (then crashed or
-                # dropped) is opened again at once.
-                await self.wake.wait()
+            await self.wake.wait()  # tried again on the next refresh
 
     async def listed(self, *, again: bool = True) -> None:
         """Wait for the next listing of the tools, asking for one when `again` (otherwise
