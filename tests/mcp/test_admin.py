@@ -11,7 +11,7 @@ from django.urls import reverse
 from conversations.mcp import hub
 from conversations.models import ContentItem, McpServer
 from tests.factories import make_conversation, make_message
-from tests.mcp.conftest import CHILD_ENV, MISBEHAVING, time_server
+from tests.mcp_servers import CHILD_ENV, MISBEHAVING, time_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ADD = reverse("admin:conversations_mcpserver_add")

@@ -5,7 +5,7 @@ import json
 import logging
 
 from conversations.mcp import hub
-from tests.mcp.conftest import misbehaving_server, silent_server, time_server
+from tests.mcp_servers import misbehaving_server, silent_server, time_server
 
 TOKYO = {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
 

@@ -8,8 +8,8 @@ import pytest
 
 from conversations.llm import reply_events
 from conversations.llm.base import Finish, FunctionCallDone, FunctionCallOutput, FunctionCallStart
-from tests.mcp.conftest import misbehaving_server, time_server
 from tests.mcp.test_hub import TOKYO
+from tests.mcp_servers import misbehaving_server, time_server
 
 USER = [{"role": "user", "content": [{"type": "input_text", "text": "Noon UTC in Tokyo?"}]}]
 PROVIDERS = ["openai", "openai-responses"]

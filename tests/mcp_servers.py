@@ -1,5 +1,6 @@
-"""MCP servers for tests: the real `mcp-server-time` (over stdio, and over streamable HTTP
-on loopback) and `misbehaving_server.py`, configured through `MCP_SERVERS`."""
+"""MCP servers for tests: the real `mcp-server-time` (over stdio, and over streamable
+HTTP on loopback: fixture `time_http_url`) and `mcp/misbehaving_server.py`, configured
+through `MCP_SERVERS` (fixture `mcp_servers`)."""
 
 import os
 import socket
@@ -16,7 +17,7 @@ from tests.conftest import free_port
 # A stdio server gets only an allow-listed environment (PATH, HOME...): the interpreter's
 # search path is passed on, so that the servers import what this process imports.
 CHILD_ENV = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
-MISBEHAVING = str(Path(__file__).with_name("misbehaving_server.py"))
+MISBEHAVING = str(Path(__file__).parent / "mcp" / "misbehaving_server.py")
 
 
 def time_server(**entry) -> dict:
