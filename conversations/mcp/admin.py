@@ -65,6 +65,9 @@ class McpServerForm(forms.ModelForm):
             raise forms.ValidationError('A JSON object of strings, such as {"API_KEY": "..."}.')
         return value
 
+    def clean_args(self):
+        return self.cleaned_data.get("args") or []
+
     def clean_new_env(self):
         return self._secret("new_env")
 
@@ -79,7 +82,7 @@ class McpServerForm(forms.ModelForm):
             name=cleaned["name"],
             transport=cleaned["transport"],
             command=cleaned.get("command", ""),
-            args=cleaned.get("args") if cleaned.get("args") is not None else [],
+            args=cleaned["args"],
             url=cleaned.get("url", ""),
             env=cleaned["new_env"] if cleaned["new_env"] is not None else self.instance.env,
             headers=(

@@ -370,7 +370,9 @@ class Hub:
 
     def statuses(self) -> list[ServerStatus]:
         """Every configured server's status, by name."""
-        return [self.connections[name].status for name in sorted(self.connections)]
+        # A copy first: the hub's thread may add or remove a server meanwhile.
+        connections = list(self.connections.values())
+        return sorted((connection.status for connection in connections), key=lambda s: s.name)
 
     def tools(self) -> list[McpTool]:
         """The tools of every server whose session works."""
@@ -405,7 +407,10 @@ class Hub:
                     await connection.close()
                 self.connections.clear()
 
-            asyncio.run_coroutine_threadsafe(close(), loop).result(30)
+            try:
+                asyncio.run_coroutine_threadsafe(close(), loop).result(30)
+            except TimeoutError:
+                logger.warning("MCP sessions did not close within 30 seconds")
             loop.call_soon_threadsafe(loop.stop)
             thread.join(30)
             loop.close()

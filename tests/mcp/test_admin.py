@@ -153,3 +153,31 @@ def test_a_message_s_tool_calls_show_their_server(staff_client, alice):
 
     servers = re.findall(r'class="field-tool_server">\s*<p>([^<]*)</p>', body)
     assert servers == ["", "time", "time (failed)"]
+
+
+def test_a_streamable_http_server_added_in_the_admin_starts(
+    staff_client, mcp_servers, time_http_url
+):
+    mcp_servers()
+
+    response = staff_client.post(
+        ADD,
+        form(
+            name="clock",
+            transport="http",
+            command="",
+            args="",
+            url=time_http_url,
+            new_env="",
+            new_headers=json.dumps({"Authorization": "Bearer not-shown"}),
+        ),
+    )
+
+    assert response.status_code == 302, response.content.decode()
+    server = McpServer.objects.get(name="clock")
+    assert (server.args, server.env) == ([], {})
+    assert server.headers == {"Authorization": "Bearer not-shown"}
+    status = hub.statuses()[0]
+    assert (status.name, status.state, len(status.tools)) == ("clock", "ready", 2)
+    page = staff_client.get(reverse("admin:conversations_mcpserver_change", args=[server.id]))
+    assert "Bearer not-shown" not in page.content.decode()
