@@ -5,7 +5,8 @@ The `Hub` runs a thread with its own event loop, started on first use (or by the
 lifespan). Each server has a `Connection` task there that opens the session (a child
 process over stdio, or streamable HTTP), lists its tools, and keeps the session until
 the server is removed or fails; a server that cannot start, crashes or hangs is only
-marked failed (its tools are not offered) and retried on the next refresh. Replies run on
+marked failed (its tools are not offered) and retried on the next refresh (a session
+that worked, then broke, is opened again at once). Replies run on
 other event loops (the server's, a test's): they read the tool lists, which are plain
 data, and hand calls to the hub's loop. Every refresh (each `MCP_REFRESH_INTERVAL`, or on
 demand from the admin) reads the configuration again and lists every server's tools anew.

@@ -4,7 +4,10 @@ streamable HTTP, and servers that are missing, silent, failing, hanging or crash
 import json
 import logging
 
+from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
+
 from conversations.mcp import hub
+from conversations.mcp.hub import ToolResult, result_output
 from tests.mcp_servers import misbehaving_server, silent_server, time_server
 
 TOKYO = {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
@@ -114,3 +117,17 @@ def test_a_disabled_entry_is_not_started(mcp_servers):
     statuses = mcp_servers(time=time_server(disabled=True), odd=misbehaving_server())
 
     assert list(statuses) == ["odd"]
+
+
+def test_a_result_reads_as_its_text_else_its_structured_content_else_its_blocks_named():
+    text = TextContent(type="text", text="21:00")
+    image = ImageContent(type="image", data="aGk=", mime_type="image/png")
+    link = ResourceLink(type="resource_link", uri="file:///notes.txt", name="notes")
+
+    assert result_output(CallToolResult(content=[text, image])) == ToolResult("21:00")
+    structured = CallToolResult(content=[image], structured_content={"hour": 21})
+    assert result_output(structured) == ToolResult('{"hour": 21}')
+    blocks = CallToolResult(content=[image, link])
+    assert result_output(blocks).output == "[image: image/png]\n[resource: file:///notes.txt]"
+    failed = CallToolResult(content=[TextContent(type="text", text="no such zone")], is_error=True)
+    assert result_output(failed) == ToolResult("Error: no such zone", is_error=True)
