@@ -1,9 +1,11 @@
 """`MCP_SERVERS` entries in the `mcpServers` shape, and the names tools are offered as."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
+from chatproject.settings import env_json_object
 from conversations.mcp.config import (
     HTTP,
     STDIO,
@@ -78,3 +80,14 @@ def test_tool_names_are_safe_short_and_distinct():
     taken = {"fs__a_b"}
     assert function_name("fs", "a.b", taken=taken) not in taken
     assert len(function_name("fs", "a.b", taken=taken)) <= 64
+
+
+def test_mcp_servers_that_is_not_a_json_object_is_refused_at_start(monkeypatch):
+    monkeypatch.setenv("MCP_SERVERS", '{"time": ')
+    with pytest.raises(ImproperlyConfigured, match="MCP_SERVERS must be a JSON object"):
+        env_json_object("MCP_SERVERS")
+    monkeypatch.setenv("MCP_SERVERS", '["time"]')
+    with pytest.raises(ImproperlyConfigured, match="MCP_SERVERS must be a JSON object"):
+        env_json_object("MCP_SERVERS")
+    monkeypatch.setenv("MCP_SERVERS", " ")
+    assert env_json_object("MCP_SERVERS") == {}
