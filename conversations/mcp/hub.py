@@ -304,7 +304,10 @@ class Hub:
 
     async def _refresh_periodically(self) -> None:
         while True:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # the timer must outlive any one refresh
+                logger.exception("Refreshing the MCP servers failed")
             if not self.ready.done():
                 self.ready.set_result(None)
             await asyncio.sleep(settings.MCP_REFRESH_INTERVAL)
