@@ -47,7 +47,18 @@ serve: install
 		--host $(BIND_ADDRESS) --port $(PORT) --proxy-headers --lifespan on \
 		--timeout-graceful-shutdown 30
 
-test: install lint
+# The AI SDK's client for tests/aisdk/test_js_client.py (tests/js), installed again when
+# its lock changes. Without npm those tests skip (CI installs it: .ci/run).
+JS_INSTALLED := tests/js/node_modules/.installed
+
+$(JS_INSTALLED): tests/js/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/js --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm is missing: the AI SDK client tests will be skipped"; \
+	fi
+
+test: install lint $(JS_INSTALLED)
 	@# The migrations check needs no database server.
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run --settings tests.settings
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -345,6 +345,9 @@ CHAT_MAX_ATTACHMENT_BYTES = env_int("CHAT_MAX_ATTACHMENT_BYTES", 10 * 1024 * 102
 CHAT_QUEUE_LIMIT = env_int("CHAT_QUEUE_LIMIT", 3)
 # Replies a user may start per period (continue, edit, reset); empty disables.
 CHAT_GENERATION_RATE = env_str("CHAT_GENERATION_RATE", "30/min") or None
+# Tokens (prompt + completion) a user may use in any 24 hours; empty or 0: no quota.
+# Staff override it per user in the admin.
+CHAT_DAILY_TOKEN_QUOTA = env_int("CHAT_DAILY_TOKEN_QUOTA", 0) or None
 CHAT_IMPORT_MAX_MESSAGES = env_int("CHAT_IMPORT_MAX_MESSAGES", 5000)
 # Stored as the first assistant message of a new conversation (no model call).
 CHAT_WELCOME_MESSAGE = env_str("CHAT_WELCOME_MESSAGE")

@@ -98,7 +98,7 @@ class ConversationAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["title_or_id", "owner", "message_count", "archived", "updated_at"]
     list_filter = ["archived", ("owner", admin.RelatedOnlyFieldListFilter), "updated_at"]
     list_select_related = ["owner"]
-    search_fields = ["title", "owner__username", "owner__email"]
+    search_fields = ["title", "owner__username", "owner__email", "chat_id"]
     date_hierarchy = "updated_at"
     actions = ["archive", "unarchive"]
     fieldsets = [
@@ -109,6 +109,7 @@ class ConversationAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
                     "owner",
                     "title",
                     "model",
+                    "chat_id",
                     "archived",
                     "created_at",
                     "updated_at",
@@ -433,6 +434,9 @@ class ServerProcessAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
+# The models, quota and usage pages (a module of their own: another job).
+from . import admin_usage  # noqa: E402, F401
 
 # MCP servers' admin lives with the rest of MCP; importing it registers it.
 from .mcp import admin as mcp_admin  # noqa: E402, F401

@@ -8,13 +8,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
-from . import events, generation, selectors, services
+from . import events, fanout, generation, selectors, services
 from .db import run_step
 from .errors import ConversationError, error_body, validation_error_body
 from .inputs import (
     CreateFrameSerializer,
     EditFrameSerializer,
     MessageIdSerializer,
+    ResetFrameSerializer,
     SyncSerializer,
     parse_json,
     validated,
@@ -51,7 +52,14 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await receive()  # websocket.connect
             await send({"type": "websocket.close"})
             return
-        await super().__call__(scope, receive, send)
+        # The frames of this process come straight into the inbox, those of others
+        # through the channel layer (`fanout`).
+        self.inbox = fanout.Inbox()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.stop_listening()
+            await self.inbox.close()
 
     @staticmethod
     async def conversation_of(scope):
@@ -76,8 +84,13 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             events.conversation_group(self.conversation.id),
             events.user_group(self.scope["user"].pk),
         ]
+        fanout.listen(self.inbox, self.conversation.id, self.channel_name)
         await self.join_groups()
         await self.accept()
+
+    def stop_listening(self) -> None:
+        # No channel name when Channels failed before it made one.
+        fanout.forget(self.inbox, self.conversation.id, getattr(self, "channel_name", None))
 
     async def join_groups(self) -> None:
         """Join this socket's groups; with the channel layer down, `receive_from_layer`
@@ -91,6 +104,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             _layer_outage.ended()
 
     async def leave_groups(self):
+        self.stop_listening()
         try:
             for group in self.groups:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -103,15 +117,20 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.leave_groups()
         await super().websocket_disconnect(message)
 
-    # Channels reads the channel layer through `channel_receive` and ends the socket when
-    # a read fails; this socket waits for the layer instead.
+    # Channels reads the channel layer through `channel_receive` (and ends the socket when
+    # a read fails); this socket reads its inbox, which the layer feeds, and waits for the
+    # layer when it fails.
     @property
     def channel_receive(self):
-        return self.receive_from_layer
+        return self.next_message
 
     @channel_receive.setter
     def channel_receive(self, layer_receive):
         self.layer_receive = layer_receive
+
+    async def next_message(self) -> dict:
+        self.inbox.follow(self.receive_from_layer)
+        return await self.inbox.get()
 
     async def receive_from_layer(self) -> dict:
         """The next message from the channel layer; while the layer is down, try again
@@ -231,6 +250,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             references=data.get("references"),
             attachments=data["attachments"],
             idempotency_key=data["idempotency_key"],
+            model=data["model"],
         )
         # The reply runs on its own: this handler returns at once.
         await generation.reply_start(reply, created=created)
@@ -246,14 +266,18 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             references=data.get("references"),
             attachments=data["attachments"],
             idempotency_key=data["idempotency_key"],
+            model=data["model"],
         )
         # The reply runs on its own: this handler returns at once.
         await generation.reply_start(reply, created=created)
 
     async def reset_message(self, frame):
-        message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
+        data = validated(ResetFrameSerializer, frame)
+        message = await self.get_message(data["message_id"])
         await self.check_rate()
-        reply, created = await run_step(services.message_reset, message=message)
+        reply, created = await run_step(
+            services.message_reset, message=message, model=data["model"]
+        )
         # The reply runs on its own: this handler returns at once.
         await generation.reply_start(reply, created=created)
 

@@ -134,6 +134,19 @@ class ModerationUnavailable(ConversationError):
     status = 503
 
 
+class InvalidModel(ConversationError):
+    """That model is not offered here: choose one GET /api/models/ lists."""
+
+    code = "invalid_model"
+
+
+class QuotaExceeded(ConversationError):
+    """You have used your daily token quota; it resets as your oldest usage turns 24 hours old."""
+
+    code = "quota_exceeded"
+    status = 429
+
+
 class InvalidKeyName(ConversationError):
     """An API key needs a name of at most 100 characters."""
 

@@ -8,12 +8,13 @@ or by the cancel of a reply that never ran; no delta follows it.
 
 import asyncio
 import concurrent.futures
-from collections import defaultdict
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils.crypto import salted_hmac
+
+from . import fanout
 
 # The channel-layer message type the consumer handles; the frame is in "event".
 EVENT_TYPE = "conversation.event"
@@ -89,32 +90,30 @@ def conversation_group(conversation_id) -> str:
     return f"conversation.{conversation_id}"
 
 
-# Streams of this process that listen without the channel layer (it is down): they hear
-# what this process sends, such as the replies it runs. Queues by conversation id.
-_local_listeners: defaultdict[str, set[asyncio.Queue]] = defaultdict(set)
-
-
-def listen_locally(conversation_id) -> asyncio.Queue:
-    """A queue of the frames this process sends to the conversation from now on."""
-    queue = asyncio.Queue()
-    _local_listeners[str(conversation_id)].add(queue)
-    return queue
-
-
-def stop_listening_locally(conversation_id, queue: asyncio.Queue) -> None:
-    listeners = _local_listeners[str(conversation_id)]
-    listeners.discard(queue)
-    if not listeners:
-        del _local_listeners[str(conversation_id)]
+def _event_message(event: dict) -> dict:
+    return {"type": EVENT_TYPE, "event": event}
 
 
 async def send_event(conversation_id, event: dict) -> None:
-    """Send a frame to the conversation's sockets and streams now."""
-    for queue in _local_listeners.get(str(conversation_id), ()):
-        queue.put_nowait(event)
-    await get_channel_layer().group_send(
-        conversation_group(conversation_id), {"type": EVENT_TYPE, "event": event}
-    )
+    """Send a frame to the conversation's sockets and streams now: those of this process
+    directly, those of other processes through the channel layer."""
+    message = _event_message(event)
+    fanout.deliver(conversation_id, message)
+    group = conversation_group(conversation_id)
+    # A delta is one of many: a socket elsewhere that joined a moment ago catches up on
+    # the next. Any other frame comes once, so it asks the layer afresh.
+    if await fanout.others_listen(group, recent_will_do=event["type"] == "message.delta"):
+        await get_channel_layer().group_send(group, {**message, "origin": fanout.ORIGIN})
+
+
+async def send_event_to(conversation_id, channel: str, event: dict) -> None:
+    """Send a frame to one socket or stream of the conversation (its channel-layer
+    channel), wherever it is."""
+    message = _event_message(event)
+    if not fanout.deliver_to_channel(channel, message):
+        # It listens in another process: the frames that follow go there too.
+        fanout.note_others(conversation_group(conversation_id))
+        await get_channel_layer().send(channel, message)
 
 
 def run_from_sync(function, *args):

@@ -187,7 +187,7 @@ class ReplyRunner:
             if channel is None:
                 await events.send_event(self.conversation_id, frame)
             else:
-                await self.layer.send(channel, {"type": events.EVENT_TYPE, "event": frame})
+                await events.send_event_to(self.conversation_id, channel, frame)
         except Exception:
             self.note_layer_failure()
         else:

@@ -92,8 +92,20 @@ class ContentField(serializers.JSONField):
     pass
 
 
+def model_field():
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=200,
+        help_text="A model id from GET /api/models/ (kept as the conversation's); "
+        "default: the conversation's model",
+    )
+
+
 class ContinueSerializer(serializers.Serializer):
     content = ContentField()
+    model = model_field()
     parent_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="Default: the current leaf"
     )
@@ -119,6 +131,11 @@ class EditSerializer(serializers.Serializer):
         help_text="Default: the edited message's references",
     )
     attachments = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
+    model = model_field()
+
+
+class ResetSerializer(serializers.Serializer):
+    model = model_field()
 
 
 # Websocket frames (the protocol is in the README's "Streaming" section).
@@ -126,6 +143,10 @@ class EditSerializer(serializers.Serializer):
 
 class MessageIdSerializer(serializers.Serializer):
     message_id = serializers.UUIDField()
+
+
+class ResetFrameSerializer(ResetSerializer, MessageIdSerializer):
+    pass
 
 
 class SyncSerializer(MessageIdSerializer):

@@ -43,12 +43,21 @@ class Conversation(models.Model):
         "Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     archived = models.BooleanField(default=False)
+    # The id an AI SDK client chose for this chat (`POST /api/chat`), unique per owner.
+    chat_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-updated_at"]
         indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_owner_updated")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "chat_id"],
+                condition=~Q(chat_id=""),
+                name="conversation_owner_chat_id",
+            )
+        ]
 
     def __str__(self):
         return self.title or f"Conversation {self.id}"
@@ -301,6 +310,73 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ModelOption(models.Model):
+    """A model the chat's picker offers, as staff set it up in the admin. While no row is
+    enabled, the picker offers every model the provider lists."""
+
+    model = models.CharField(max_length=200, unique=True, help_text="The provider's id for it")
+    display_name = models.CharField(
+        max_length=200, blank=True, help_text="The name people see (empty: the id)"
+    )
+    position = models.PositiveIntegerField(default=0, help_text="Lower comes first")
+    enabled = models.BooleanField(default=True)
+    is_default = models.BooleanField(
+        "default", default=False, help_text="Chosen for conversations that chose none"
+    )
+
+    class Meta:
+        ordering = ["position", "model"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="model_option_one_default"
+            )
+        ]
+
+    def __str__(self):
+        return self.display_name or self.model
+
+
+class UserQuota(models.Model):
+    """A user's own daily token quota, in place of CHAT_DAILY_TOKEN_QUOTA."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_quota"
+    )
+    daily_tokens = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Tokens (prompt + completion) in any 24 hours; empty: CHAT_DAILY_TOKEN_QUOTA",
+    )
+    unlimited = models.BooleanField(default=False, help_text="No quota at all for this user")
+
+    def __str__(self):
+        return f"Token quota of {self.user_id}"
+
+
+class TokenUsage(models.Model):
+    """What one reply cost, recorded when it ends: the ledger quotas and usage figures
+    add up. It outlives the reply, so deleting a conversation gives no tokens back."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_usage"
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    model = models.CharField(max_length=200, blank=True)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "created_at"], name="token_usage_user_created")]
+
+    def __str__(self):
+        return f"{self.input_tokens}+{self.output_tokens} tokens of {self.user_id}"
 
 
 class McpServer(models.Model):

@@ -7,13 +7,14 @@ away stops only its own stream.
 """
 
 import asyncio
+import functools
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.http import StreamingHttpResponse
 
-from . import events, generation
+from . import events, fanout, generation
 from .db import release_connection
 from .models import Message
 
@@ -24,33 +25,34 @@ KEEPALIVE_SECONDS = 15
 
 
 class Subscription:
-    """A channel of our own in the conversation's group, joined before anything starts,
-    so that no event of the reply can be missed. While the channel layer is down, the
-    stream hears this process's own frames instead (the replies it runs)."""
+    """The conversation's frames from the moment it is made, so that no event of the reply
+    can be missed: this process's directly, other processes' through a channel of its own
+    in the conversation's group. While the channel layer is down, it hears this process's
+    frames only (the replies it runs)."""
 
     def __init__(self, conversation_id):
         self.conversation_id = conversation_id
         self.layer = get_channel_layer()
         self.group = events.conversation_group(conversation_id)
-        self.local = None
+        self.inbox = fanout.Inbox()
         try:
             self.channel = async_to_sync(self.layer.new_channel)()
             async_to_sync(self.layer.group_add)(self.group, self.channel)
         except Exception:
             logger.warning("The channel layer failed: streaming this process's replies only")
             self.channel = None
-            self.local = events.listen_locally(conversation_id)
+        fanout.listen(self.inbox, conversation_id, self.channel)
 
     async def close(self) -> None:
-        if self.local is not None:
-            events.stop_listening_locally(self.conversation_id, self.local)
-        else:
+        fanout.forget(self.inbox, self.conversation_id, self.channel)
+        await self.inbox.close()
+        if self.channel is not None:
             await self.layer.group_discard(self.group, self.channel)
 
     async def receive(self) -> dict:
-        if self.local is not None:
-            return await self.local.get()
-        return (await self.layer.receive(self.channel))["event"]
+        if self.channel is not None:
+            self.inbox.follow(functools.partial(self.layer.receive, self.channel))
+        return (await self.inbox.get())["event"]
 
     async def events(self):
         """The group's events, and None now and then while it is quiet."""

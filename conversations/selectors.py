@@ -71,6 +71,38 @@ def conversation_get_for_user(*, user, id) -> Conversation:
         raise Http404("No such conversation.") from None
 
 
+def chat_find_for_user(*, user, chat_id: str) -> Conversation | None:
+    """The user's conversation an AI SDK chat id names (`/api/chat`): the one remembered
+    under that id, or the one whose own id it is; None when there is none."""
+    found = Conversation.objects.filter(owner=user, chat_id=chat_id).first()
+    if found is not None:
+        return found
+    try:
+        return Conversation.objects.filter(owner=user, id=uuid.UUID(chat_id)).first()
+    except ValueError:
+        return None
+
+
+def chat_get_for_user(*, user, chat_id: str) -> Conversation:
+    """As `chat_find_for_user`, but an unknown chat (anyone else's too) is a 404."""
+    conversation = chat_find_for_user(user=user, chat_id=chat_id)
+    if conversation is None:
+        raise Http404("No such chat.")
+    return conversation
+
+
+def chat_running_reply(*, conversation: Conversation) -> Message | None:
+    """The reply being written (or waiting its turn) in a chat: the one the shown branch
+    ends with, else the newest; None when none is."""
+    unfinished = Message.objects.filter(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status__in=(Message.Status.QUEUED, Message.Status.IN_PROGRESS),
+    )
+    leaf = unfinished.filter(id=conversation.current_leaf_id).first()
+    return leaf or unfinished.order_by("-created_at").first()
+
+
 def message_get_for_user(*, user, id) -> Message:
     """A message of one of the user's conversations; anyone else's is a 404."""
     try:
@@ -314,6 +346,17 @@ def attachment_get_for_user(*, user, id) -> Attachment:
         return Attachment.objects.get(owner=user, id=uuid.UUID(str(id)))
     except (ValueError, Attachment.DoesNotExist):
         raise Http404("No such attachment.") from None
+
+
+def attachment_list_for_user(*, user, ids) -> QuerySet[Attachment]:
+    """The user's uploads among `ids` (other ids, and malformed ones, are left out)."""
+    valid = []
+    for value in ids:
+        try:
+            valid.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return Attachment.objects.filter(owner=user, id__in=valid)
 
 
 def api_key_list_for_user(*, user) -> QuerySet[ApiKey]:

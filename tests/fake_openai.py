@@ -418,12 +418,8 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "object": "list",
                     "data": [
-                        {
-                            "id": "fake-model",
-                            "object": "model",
-                            "created": CREATED,
-                            "owned_by": "tests",
-                        }
+                        {"id": model, "object": "model", "created": CREATED, "owned_by": "tests"}
+                        for model in self.server.fake.models
                     ],
                 },
             )
@@ -551,6 +547,7 @@ class FakeOpenAI:
         self.replies: deque[Reply] = deque()
         self.flagged_words: dict[str, str] = {}  # moderation: word -> category it flags
         self.moderation_error: int | None = None  # moderation answers this status instead
+        self.models: list[str] = ["fake-model"]  # what /v1/models lists
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
         # A short poll interval so that stopping the server does not slow every test down.

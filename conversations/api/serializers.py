@@ -247,3 +247,43 @@ class ApiKeySerializer(serializers.Serializer):
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):
     key = serializers.CharField(help_text="The whole key: shown this once, never again.")
+
+
+class ModelChoiceSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="Send it as `model` on continue, edit or reset")
+    name = serializers.CharField(help_text="The name to show")
+
+
+class ModelChoicesSerializer(serializers.Serializer):
+    models = ModelChoiceSerializer(many=True)
+    default = serializers.CharField(help_text="The model of conversations that chose none")
+
+
+class TokenTotalsSerializer(serializers.Serializer):
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    reasoning_tokens = serializers.IntegerField(help_text="Counted in output_tokens")
+    total_tokens = serializers.IntegerField(help_text="input + output")
+    replies = serializers.IntegerField()
+
+
+class ModelUsageSerializer(TokenTotalsSerializer):
+    model = serializers.CharField()
+
+
+class QuotaSerializer(serializers.Serializer):
+    daily_tokens = serializers.IntegerField(
+        allow_null=True, help_text="Tokens allowed in any 24 hours; null: no quota"
+    )
+    used = serializers.IntegerField(help_text="Tokens of the last 24 hours")
+    remaining = serializers.IntegerField(allow_null=True)
+    resets_at = serializers.DateTimeField(
+        allow_null=True, help_text="Once the quota is reached: when a turn is allowed again"
+    )
+
+
+class UsageSerializer(serializers.Serializer):
+    today = TokenTotalsSerializer(help_text="Since midnight, server time")
+    last_30_days = TokenTotalsSerializer()
+    by_model = ModelUsageSerializer(many=True, help_text="The last 30 days, most used first")
+    quota = QuotaSerializer()

@@ -3,6 +3,8 @@
 The reply runs in the process's runner registry, not in the response: a client
 that goes away stops only its own stream, and can resume with
 `GET /api/messages/{id}/stream/`, which starts from an exact snapshot.
+
+`/api/chat` streams a reply as the AI SDK's UI message stream instead (`aisdk_wire`).
 """
 
 import json
@@ -11,9 +13,10 @@ from asgiref.sync import async_to_sync
 from django.http import StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer
 
-from .. import events, generation, selectors
+from .. import aisdk_wire, events, generation, selectors
 from ..db import release_connection
 from ..models import Message
+from ..openai_api.streaming import started_reply_frames
 from ..reply_stream import Subscription, reply_frames, sse_response
 
 
@@ -76,3 +79,24 @@ def continue_stream(*, conversation, user, start) -> StreamingHttpResponse:
 def resume_stream(*, reply: Message, user) -> StreamingHttpResponse:
     """A reply's stream for a client that lost it (`Last-Event-ID` or a new tab)."""
     return _follow(Subscription(reply.conversation_id), reply, user)
+
+
+async def _ui_message_lines(frames, chunks: aisdk_wire.UIMessageChunks):
+    for chunk in chunks.first():
+        yield aisdk_wire.encode(chunk)
+    async for frame in frames:
+        if frame is None:
+            yield ": keep-alive\n\n"
+            continue
+        for chunk in chunks.frame(frame):
+            yield aisdk_wire.encode(chunk)
+    yield aisdk_wire.CLOSING
+
+
+def ui_message_stream(*, conversation, reply: Message, created: bool) -> StreamingHttpResponse:
+    """A reply as the AI SDK's UI message stream, from its `start` whenever the stream is
+    joined (`created` False: a reply an earlier request started), then live. The reply
+    runs in the background: a client that goes away stops only its own stream."""
+    frames = started_reply_frames(conversation=conversation, reply=reply, created=created)
+    chunks = aisdk_wire.UIMessageChunks(str(reply.id))
+    return sse_response(_ui_message_lines(frames, chunks), **aisdk_wire.HEADERS)

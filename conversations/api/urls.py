@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ..csp import csp_override
-from . import views
+from . import chat, usage_views, views
 
 app_name = "api"
 
@@ -27,12 +27,18 @@ urlpatterns = [
     path("messages/<str:pk>/feedback/", views.FeedbackView.as_view(), name="feedback"),
     path("keys/", views.ApiKeyListView.as_view(), name="api-keys"),
     path("keys/<str:pk>/", views.ApiKeyDetailView.as_view(), name="api-key"),
+    path("models/", usage_views.ModelListView.as_view(), name="models"),
+    path("usage/", usage_views.UsageView.as_view(), name="usage"),
     path("markdown/", views.MarkdownView.as_view(), name="markdown"),
     path("attachments/", views.AttachmentUploadView.as_view(), name="attachments"),
     path("attachments/<str:pk>/", views.AttachmentDetailView.as_view(), name="attachment"),
     path("shares/", views.MyShareListView.as_view(), name="my-shares"),
     path("shares/<str:token>/", views.ShareDetailView.as_view(), name="share"),
     path("shared/<str:token>/", views.SharedView.as_view(), name="shared"),
+    # The AI SDK's routes: no final slash, as `DefaultChatTransport` asks for them.
+    path("chat", chat.ChatView.as_view(), name="chat"),
+    path("chat/<str:chat_id>", chat.ChatDetailView.as_view(), name="chat-detail"),
+    path("chat/<str:chat_id>/stream", chat.ChatStreamView.as_view(), name="chat-stream"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's page: its script comes from a file (?script), but its page has an
     # inline <style>.

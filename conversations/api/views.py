@@ -20,7 +20,7 @@ from .. import generation, selectors, services
 from ..asgi_files import attachment_response
 from ..content import UPLOAD_ENVELOPE_BYTES, check_upload_size
 from ..db import release_connection
-from ..inputs import ContinueSerializer, EditSerializer
+from ..inputs import ContinueSerializer, EditSerializer, ResetSerializer
 from ..llm.input import conversation_export_openai
 from ..rendering import render_markdown
 from ..serialization import storable
@@ -204,6 +204,7 @@ class ContinueView(APIView):
                 references=data.get("references"),
                 attachments=data["attachments"],
                 idempotency_key=idempotency_key(request),
+                model=data["model"],
             )
 
         if data["stream"] or "text/event-stream" in request.headers.get("Accept", ""):
@@ -330,6 +331,7 @@ class EditView(APIView):
             references=data.get("references"),
             attachments=data["attachments"],
             idempotency_key=idempotency_key(request),
+            model=data["model"],
         )
         wait_for_reply(reply, created)
         return branch_response(user=request.user, conversation=message.conversation)
@@ -342,11 +344,17 @@ class ResetView(APIView):
 
     throttle_classes = [GenerationThrottle]
 
-    @extend_schema(request=None, responses=s.MessageListSerializer, parameters=[IDEMPOTENCY_KEY])
+    @extend_schema(
+        request=ResetSerializer, responses=s.MessageListSerializer, parameters=[IDEMPOTENCY_KEY]
+    )
     def post(self, request, pk):
         message = selectors.message_get_for_user(user=request.user, id=pk)
+        serializer = ResetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         reply, created = services.message_reset(
-            message=message, idempotency_key=idempotency_key(request)
+            message=message,
+            idempotency_key=idempotency_key(request),
+            model=serializer.validated_data["model"],
         )
         wait_for_reply(reply, created)
         return branch_response(user=request.user, conversation=message.conversation)

@@ -66,23 +66,31 @@ async def _event_lines(frames, maker, reply_id, *, discard):
             await asyncio.shield(asyncio.ensure_future(run_step(discard)))
 
 
-def reply_stream(*, conversation, reply: Message, maker, discard=None, headers=None):
-    """Start `reply` (stored by this request) and stream it as `maker`'s events (a
-    `ChunkMaker` or a `ResponseEvents`); `discard` (a function) runs once the stream is
-    over, when the request keeps nothing."""
+def started_reply_frames(*, conversation, reply: Message, created: bool = True):
+    """Start `reply` (stored by this request; `created` False: by an earlier one) and
+    answer its frames from its start: deltas from the first, or, when it was already
+    running, a snapshot first; only its final frame when it has ended."""
     subscription = Subscription(conversation.id)
     # A queued reply may have started, or even ended, before the subscription was made.
     status = Message.objects.filter(id=reply.id).values_list("status", flat=True).first()
-    started = reply.status == Message.Status.QUEUED and status != Message.Status.QUEUED
+    fresh = created and reply.status == Message.Status.IN_PROGRESS  # its runner starts below
+    started = not fresh and status != Message.Status.QUEUED
     final = None
     if started and status != Message.Status.IN_PROGRESS:
         message = selectors.message_dict_for_user(user=conversation.owner, message_id=reply.id)
         final = events.message_finished(message)
     release_connection()  # stored: the rest needs no database
-    async_to_sync(generation.reply_start)(reply)
+    async_to_sync(generation.reply_start)(reply, created=created)
     if started and final is None:
         async_to_sync(generation.request_sync)(reply.id, subscription.channel)
-    frames = _frames(subscription, reply, from_snapshot=started, final=final)
+    return _frames(subscription, reply, from_snapshot=started, final=final)
+
+
+def reply_stream(*, conversation, reply: Message, maker, discard=None, headers=None):
+    """Start `reply` (stored by this request) and stream it as `maker`'s events (a
+    `ChunkMaker` or a `ResponseEvents`); `discard` (a function) runs once the stream is
+    over, when the request keeps nothing."""
+    frames = started_reply_frames(conversation=conversation, reply=reply)
     lines = _event_lines(frames, maker, str(reply.id), discard=discard)
     return sse_response(lines, **(headers or {}))
 

@@ -51,6 +51,7 @@ from .sharing import (
     shares_revoke_before_delete,
 )
 from .transfer import conversation_import
+from .ui_chat import chat_submit
 
 __all__ = [
     "api_key_create",
@@ -59,6 +60,7 @@ __all__ = [
     "attachment_create",
     "attachment_delete",
     "chat_completion_start",
+    "chat_submit",
     "conversation_create",
     "conversation_delete",
     "conversation_import",

@@ -120,13 +120,16 @@ def conversation_start(
 ) -> tuple[Conversation, Message, bool]:
     """A new conversation with its first message and that message's reply, or nothing: a
     first message that is refused (too long, empty, flagged) leaves no empty conversation
-    behind. Returns `(conversation, reply, created)`; the caller starts the reply."""
+    behind. Returns `(conversation, reply, created)`; the caller starts the reply. A
+    `model` is checked as `message_continue` checks it."""
+    model = conversation_fields.pop("model", "")
     conversation = conversation_create(owner=owner, **conversation_fields)
     reply, created = message_continue(
         conversation=conversation,
         content=content,
         references=references,
         attachments=attachments,
+        model=model,
     )
     conversation.refresh_from_db()  # its title and current leaf, as message_continue left them
     return conversation, reply, created

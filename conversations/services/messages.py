@@ -24,10 +24,11 @@ from ..errors import (
     NotResettable,
     NotRunning,
 )
-from ..llm import model_name
 from ..llm.base import ProviderError
 from ..llm.moderation import moderate, refuses
+from ..model_choices import default_model, model_check
 from ..models import ContentItem, Conversation, Message, Reference, Share
+from ..quotas import quota_check
 from ..serialization import (
     content_item_from_dict,
     item_html,
@@ -98,8 +99,12 @@ def _idempotent_reply(conversation: Conversation, key: str) -> Message | None:
 
 
 def _reply_create(*, conversation: Conversation, parent: Message, idempotency_key: str) -> Message:
-    """An assistant reply under `parent`: `in_progress` when nothing else runs in the
-    conversation, else `queued` (up to CHAT_QUEUE_LIMIT waiting, then GenerationBusy)."""
+    """An assistant reply under `parent`, written by the conversation's model (else the
+    default one): `in_progress` when nothing else runs in the conversation, else `queued`
+    (up to CHAT_QUEUE_LIMIT waiting, then GenerationBusy). Every turn comes here, so this
+    is where the owner's daily token quota refuses one (QuotaExceeded), before anything
+    of it is committed."""
+    quota_check(conversation.owner_id)
     statuses = list(
         Message.objects.filter(conversation=conversation, status__in=UNFINISHED).values_list(
             "status", flat=True
@@ -119,7 +124,7 @@ def _reply_create(*, conversation: Conversation, parent: Message, idempotency_ke
         parent=parent,
         role=Message.Role.ASSISTANT,
         status=status,
-        model=model_name(conversation.model),
+        model=conversation.model or default_model(),
         idempotency_key=idempotency_key,
     )
 
@@ -161,17 +166,29 @@ def _moderated(items: list[dict], references: list[dict]) -> dict | None:
     return flags
 
 
+def _choose_model(locked: Conversation, model: str) -> list[str]:
+    """Remember a turn's chosen `model` (checked by `model_check`) as the conversation's:
+    the fields to save."""
+    if not model or locked.model == model:
+        return []
+    locked.model = model
+    return ["model"]
+
+
 def _append_turn(
-    *, conversation: Conversation, parent_for, items, references, idempotency_key
+    *, conversation: Conversation, parent_for, items, references, idempotency_key, model=""
 ) -> tuple[Message, bool]:
     """Store a user message under `parent_for(locked_conversation)` and its reply, and show
-    the reply; or, for an `idempotency_key` used before, return that reply unchanged."""
+    the reply; or, for an `idempotency_key` used before, return that reply unchanged.
+    `model` (an id the picker offers, or empty) is the conversation's model from now on."""
     idempotency_key = _check_idempotency_key(idempotency_key)
+    model = model_check(model)
     flags = _moderated(items, references)
     locked = lock_conversation(conversation.id)
     existing = _idempotent_reply(locked, idempotency_key)
     if existing is not None:
         return existing, False
+    fields = ["current_leaf", "updated_at", *_choose_model(locked, model)]
     user_message = create_message(
         conversation=locked,
         parent=parent_for(locked),
@@ -183,7 +200,6 @@ def _append_turn(
     )
     reply = _reply_create(conversation=locked, parent=user_message, idempotency_key=idempotency_key)
     locked.current_leaf = reply
-    fields = ["current_leaf", "updated_at"]
     if not locked.title:
         locked.title = storable(_auto_title(items))
         fields.append("title")
@@ -201,8 +217,11 @@ def message_continue(
     references: list | None = None,
     attachments: list | tuple = (),
     idempotency_key: str = "",
+    model: str = "",
 ) -> tuple[Message, bool]:
-    """Append a user message (under the current leaf, or `parent_id`) and its reply.
+    """Append a user message (under the current leaf, or `parent_id`) and its reply,
+    written by `model` when given (InvalidModel unless the picker offers it; the
+    conversation keeps it), else by the conversation's model.
 
     Returns `(reply, created)` like `get_or_create`: the new reply, `in_progress` or
     `queued` behind a running one (the caller hands it to `generation.reply_start`); or,
@@ -228,6 +247,7 @@ def message_continue(
         items=parse_user_content(content, owner=conversation.owner, attachments=attachments),
         references=parse_references(references),
         idempotency_key=idempotency_key,
+        model=model,
     )
 
 
@@ -239,10 +259,11 @@ def message_edit(
     references: list | None = None,
     attachments: list | tuple = (),
     idempotency_key: str = "",
+    model: str = "",
 ) -> tuple[Message, bool]:
     """A new version of a user message: a sibling with the new content and a new reply.
-    The old branch stays. References are kept unless new ones are given.
-    Returns `(reply, created)` as `message_continue` does."""
+    The old branch stays. References are kept unless new ones are given. `model` and
+    the result as `message_continue` has them."""
     if message.role != Message.Role.USER:
         raise NotEditable("Only your own messages can be edited; regenerate a reply instead.")
     if references is None:
@@ -262,15 +283,19 @@ def message_edit(
         items=parse_user_content(content, owner=owner, attachments=attachments),
         references=references,
         idempotency_key=idempotency_key,
+        model=model,
     )
 
 
 @transaction.atomic
-def message_reset(*, message: Message, idempotency_key: str = "") -> tuple[Message, bool]:
+def message_reset(
+    *, message: Message, idempotency_key: str = "", model: str = ""
+) -> tuple[Message, bool]:
     """A new reply to the same user message, beside `message` (the old one stays).
 
     `message` may also be a user message that ends the shown branch (its reply was
-    deleted): it gets a new reply. Returns `(reply, created)` as `message_continue` does.
+    deleted): it gets a new reply. `model` and the result as `message_continue` has them
+    (regenerate with another model).
     """
     answering = message.role == Message.Role.USER
     if not answering and message.role != Message.Role.ASSISTANT:
@@ -278,10 +303,12 @@ def message_reset(*, message: Message, idempotency_key: str = "") -> tuple[Messa
     if not answering and message.parent_id is None:
         raise NotResettable("This message answers nothing, so it cannot be regenerated.")
     idempotency_key = _check_idempotency_key(idempotency_key)
+    model = model_check(model)
     locked = lock_conversation(message.conversation_id)
     existing = _idempotent_reply(locked, idempotency_key)
     if existing is not None:
         return existing, False
+    fields = ["current_leaf", "updated_at", *_choose_model(locked, model)]
     question_id = message.id if answering else message.parent_id
     if not Message.objects.filter(id=question_id).exists():
         raise NotResettable("That message was deleted.")
@@ -295,7 +322,7 @@ def message_reset(*, message: Message, idempotency_key: str = "") -> tuple[Messa
         idempotency_key=idempotency_key,
     )
     locked.current_leaf = reply
-    locked.save(update_fields=["current_leaf", "updated_at"])
+    locked.save(update_fields=fields)
     _announce_created(locked, reply)
     return reply, True
 

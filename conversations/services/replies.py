@@ -11,6 +11,7 @@ from django.utils import timezone
 from ..models import ContentItem, Conversation, Message, ServerProcess
 from ..serialization import content_item_from_dict, storable
 from .messages import UNFINISHED, announce_finished
+from .usage import token_usage_record
 
 
 def _store_content(reply_id, content: list[dict], stored: list[dict] | None) -> None:
@@ -82,7 +83,8 @@ def reply_finish(
         # The conversation first, as every tree write (a cancel, say) locks it: taking the
         # reply's row first could deadlock with them.
         conversations = Conversation.objects.select_for_update(of=("self",))
-        if conversations.filter(messages__id=reply_id).first() is None:
+        conversation = conversations.filter(messages__id=reply_id).first()
+        if conversation is None:
             return None
         reply = Message.objects.filter(id=reply_id).first()
         if reply is None:
@@ -95,6 +97,7 @@ def reply_finish(
         reply.error = storable(error)
         reply.completed_at = reply.completed_at or timezone.now()
         reply.save(update_fields=["status", "usage", "error", "completed_at", "updated_at"])
+        token_usage_record(reply=reply, user_id=conversation.owner_id, usage=usage)
         Conversation.objects.filter(id=reply.conversation_id).update(updated_at=timezone.now())
         return announce_finished(reply.id)
 

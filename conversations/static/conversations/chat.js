@@ -65,12 +65,23 @@ async function api(method, path, body) {
   if (response.status === 204) return null;
   const payload = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const detail = payload.detail || payload.message || `Request failed (${response.status})`;
+    const detail = errorText(payload) || `Request failed (${response.status})`;
     showError(typeof detail === "string" ? detail : JSON.stringify(detail));
     throw new Error(detail);
   }
   return payload;
 }
+
+// What an error body or frame says; a spent quota also says when, in the reader's time.
+function errorText(error) {
+  const detail = error.detail || error.message || error.code;
+  if (error.code === "quota_exceeded" && error.resets_at && typeof detail === "string") {
+    return `${detail.replace(/\.$/, "")} (at ${formatTime(error.resets_at)}).`;
+  }
+  return detail;
+}
+
+const formatTime = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 // An error stays until it is dismissed or the next message is sent.
 function showError(text) {
@@ -175,7 +186,7 @@ function statusLine(message) {
     const why = message.error?.message || message.error?.code || "The reply did not finish.";
     return el("div", { class: `status-line ${message.status}`, role: "alert" },
       el("span", {}, message.status === "failed" ? `Failed: ${why}` : `Incomplete: ${why}`),
-      el("button", { type: "button", class: "retry-button", onclick: () => send({ type: "message.reset", message_id: message.id }) }, "Retry"));
+      el("button", { type: "button", class: "retry-button", onclick: () => regenerate(message) }, "Retry"));
   }
   if (message.status === "cancelled") return el("div", { class: "status-line cancelled" }, STATUS_WORDS.cancelled);
   return null;
@@ -205,14 +216,14 @@ function messageActions(message) {
     actions.push(
       actionButton("Good", () => rate(message, "good"), { "aria-label": "Good reply", "aria-pressed": String(rating === "good") }),
       actionButton("Bad", () => rate(message, "bad"), { "aria-label": "Bad reply", "aria-pressed": String(rating === "bad") }),
-      actionButton("Regenerate", () => send({ type: "message.reset", message_id: message.id })),
+      actionButton("Regenerate", () => regenerate(message), { title: "Regenerate with the model chosen under the conversation" }),
       actionButton("Share", () => openShareDialog(message)),
     );
   }
   if (message.role === "user") actions.push(actionButton("Edit", () => startEdit(message)));
   if (message.role === "user" && message.id === lastId()) {
     // Its reply was deleted (or never came): ask for one again.
-    actions.push(actionButton("Regenerate", () => send({ type: "message.reset", message_id: message.id })));
+    actions.push(actionButton("Regenerate", () => regenerate(message)));
   }
   actions.push(actionButton("Delete", () => deleteMessage(message), { class: "icon danger" }));
   if (message.role === "assistant" && message.model) actions.push(el("span", { class: "model-name" }, message.model));
@@ -446,7 +457,7 @@ function onFrame(frame) {
       if (frame.type === "message.deleted" || frame.conversation?.current_leaf_id !== lastId()) reload();
       break;
     case "error":
-      if (!onSendRefused(frame)) showError(frame.detail || frame.code);
+      if (!onSendRefused(frame)) showError(errorText(frame));
       break;
   }
 }
@@ -680,7 +691,7 @@ function startEdit(message) {
       el("button", { type: "submit", class: "primary" }, "Save and send")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (area.value.trim()) send({ type: "message.edit", message_id: message.id, content: area.value });
+    if (area.value.trim()) send({ type: "message.edit", message_id: message.id, content: area.value, model: chosenModel() });
   });
   node.replaceChildren(form);
   area.focus();
@@ -795,7 +806,7 @@ async function submitDraft() {
     return;
   }
   const uploads = [...pending];
-  const frame = { type: "message.create", content: text, attachments: uploads.map((u) => u.id), idempotency_key: newKey() };
+  const frame = { type: "message.create", content: text, attachments: uploads.map((u) => u.id), model: chosenModel(), idempotency_key: newKey() };
   state.followScroll = true;
   if (!state.conversation) {
     await startConversation(frame);
@@ -820,7 +831,7 @@ async function startConversation(frame) {
   setComposerBusy(true);
   let created;
   try {
-    created = await api("POST", "conversations/", { message: { content: frame.content, attachments: frame.attachments } });
+    created = await api("POST", "conversations/", { model: frame.model, message: { content: frame.content, attachments: frame.attachments } });
   } catch {
     return; // the error is shown and the draft stays
   } finally {
@@ -863,7 +874,7 @@ function onSendRefused(frame) {
   } else {
     restoreDraft(draft);
   }
-  showError(frame.detail || frame.code);
+  showError(errorText(frame));
   return true;
 }
 
@@ -1129,6 +1140,77 @@ function shareRow(share) {
   return row;
 }
 
+// ---------------------------------------------------------------- models and usage
+// The composer's model picker (GET /api/models/) names the model of each message sent and
+// of each reply regenerated; the conversation remembers the last one chosen.
+
+const modelSelect = $("#model-select");
+
+async function loadModels() {
+  let choices;
+  try {
+    choices = await api("GET", "models/");
+  } catch {
+    return; // the error is shown; messages go to the conversation's model
+  }
+  modelSelect.replaceChildren(...choices.models.map((model) => el("option", { value: model.id }, model.name)));
+  const kept = state.conversation?.model;
+  modelSelect.value = choices.models.some((model) => model.id === kept) ? kept : choices.default;
+  modelSelect.disabled = false;
+}
+
+// The model chosen, or undefined (not sent) while the list has not come.
+const chosenModel = () => modelSelect.value || undefined;
+
+function regenerate(message) {
+  send({ type: "message.reset", message_id: message.id, model: chosenModel() });
+}
+
+const tokens = (n) => `${n.toLocaleString()} ${n === 1 ? "token" : "tokens"}`;
+const replies = (n) => `${n.toLocaleString()} ${n === 1 ? "reply" : "replies"}`;
+
+async function openUsageDialog() {
+  setDrawer(false);
+  const dialog = $("#usage-dialog");
+  const body = $("#usage-body", dialog);
+  body.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  dialog.showModal();
+  try {
+    body.replaceChildren(...usageView(await api("GET", "usage/")));
+  } catch {
+    body.replaceChildren(); // the error is shown
+  }
+}
+
+function usageView(usage) {
+  const { quota } = usage;
+  let quotaText = `No daily quota. ${tokens(quota.used)} in the last 24 hours.`;
+  if (quota.daily_tokens != null) {
+    quotaText = `${tokens(quota.used)} of your ${tokens(quota.daily_tokens)} a day used in the last 24 hours; `;
+    quotaText += quota.resets_at ? `you can chat again at ${formatTime(quota.resets_at)}.` : `${tokens(quota.remaining)} left.`;
+  }
+  const meter = quota.daily_tokens
+    ? el("meter", { min: 0, max: quota.daily_tokens, value: Math.min(quota.used, quota.daily_tokens), "aria-label": "Daily quota used" })
+    : null;
+  const total = (period) => `${tokens(period.total_tokens)} (${period.input_tokens.toLocaleString()} prompt, ${period.output_tokens.toLocaleString()} completion) · ${replies(period.replies)}`;
+  const cell = (n) => el("td", {}, n.toLocaleString());
+  const byModel = usage.by_model.length
+    ? el("table", { class: "usage-models" },
+      el("caption", {}, "By model, last 30 days"),
+      el("thead", {}, el("tr", {}, ["Model", "Prompt", "Completion", "Total"].map((name) => el("th", { scope: "col" }, name)))),
+      el("tbody", {}, usage.by_model.map((row) =>
+        el("tr", {}, el("td", {}, row.model || "unknown"), cell(row.input_tokens), cell(row.output_tokens), cell(row.total_tokens)))))
+    : el("p", { class: "muted" }, "No replies in the last 30 days.");
+  return [
+    el("p", { id: "usage-quota" }, quotaText),
+    meter,
+    el("dl", { class: "usage-totals" },
+      el("dt", {}, "Today"), el("dd", {}, total(usage.today)),
+      el("dt", {}, "Last 30 days"), el("dd", {}, total(usage.last_30_days))),
+    byModel,
+  ].filter(Boolean);
+}
+
 // ---------------------------------------------------------------- phone drawer
 // On a narrow screen the sidebar is a drawer: the menu button opens it; choosing a chat,
 // the backdrop or Escape closes it.
@@ -1155,6 +1237,9 @@ setupDrawer();
 setupStopAndScroll();
 setupFileDrop();
 $("#shares-button").addEventListener("click", openSharesDialog);
+$("#usage-button").addEventListener("click", openUsageDialog);
+$("#usage-close").addEventListener("click", () => $("#usage-dialog").close());
+loadModels();
 $("#shares-close").addEventListener("click", () => $("#shares-dialog").close());
 renderAll();
 updateSendState();

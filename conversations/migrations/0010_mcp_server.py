@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0007_share_revoked_on_delete'),
+        ('conversations', '0009_conversation_chat_id'),
     ]
 
     operations = [
