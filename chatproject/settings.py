@@ -170,6 +170,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, but a full pool whose connections all serve requests is waited
+    # for: the timeout below is for a database that is away.
+    DATABASES["default"]["ENGINE"] = "chatproject.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # Seconds to open a connection: a server that does not answer is soon given up.
@@ -177,7 +180,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "pool": {
                 "min_size": env_int("DATABASE_POOL_MIN", 1),
                 "max_size": env_int("DATABASE_POOL_MAX", 10),
-                # Seconds a request waits for a connection; then it gets a 503.
+                # Seconds a request waits for a connection from a pool that cannot open
+                # one (the database is away); then it gets a 503.
                 "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
             },
         }

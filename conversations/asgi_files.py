@@ -5,7 +5,7 @@ it into memory in a thread, with a warning, on every request. These helpers give
 such responses an asynchronous iterator instead.
 """
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
@@ -45,7 +45,42 @@ def attachment_response(attachment, request) -> FileResponse:
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
-    """WhiteNoise, streaming its files asynchronously to ASGI clients."""
+    """WhiteNoise, streaming its files asynchronously to ASGI clients.
+
+    Async-capable, unlike WhiteNoise's own: a synchronous middleware makes Django run the
+    whole chain around it through threads, twice more per request (API calls and streams
+    included) than the view itself needs.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.async_mode:
+            return self.__acall__(request)
+        return super().__call__(request)
+
+    async def __acall__(self, request):
+        # Only paths under STATIC_URL can be static files (no WHITENOISE_ROOT here); those
+        # are looked up and opened on a thread.
+        if request.path_info.startswith(self.static_prefix):
+            response = await sync_to_async(self._static_response, thread_sensitive=False)(request)
+            if response is not None:
+                return response
+        return await self.get_response(request)
+
+    def _static_response(self, request):
+        if self.autorefresh:
+            static_file = self.find_file(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        return None if static_file is None else self.serve(static_file, request)
 
     @staticmethod
     def serve(static_file, request):

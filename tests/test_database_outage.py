@@ -3,14 +3,16 @@ are replaced without a failed request."""
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
+from conversations.models import Conversation
 from tests.factories import make_conversation
 from tests.servers import database_url, server_process
 from tests.tcp_proxy import CuttableProxy
@@ -122,3 +124,33 @@ async def test_with_the_database_unreachable_v1_answers_a_503_in_openais_shape(
             assert models.json()["error"]["type"] == "server_error"
     finally:
         await asyncio.to_thread(server.__exit__, None, None, None)
+
+
+def test_with_every_connection_busy_requests_wait_their_turn_instead_of_a_503(alice):
+    conversation = make_conversation(alice)
+    token = Token.objects.create(user=alice)
+    headers = {"Authorization": f"Token {token.key}"}
+    # One connection, and a pool timeout far shorter than the wait below.
+    with (
+        server_process(DATABASE_POOL_MAX="1", DATABASE_POOL_TIMEOUT="0.5") as (url, _process),
+        ThreadPoolExecutor() as requests,
+    ):
+        with transaction.atomic():
+            # The continue takes the server's one connection and waits on this lock...
+            Conversation.objects.select_for_update().get(id=conversation.id)
+            sent = requests.submit(
+                httpx.post,
+                f"{url}/api/conversations/{conversation.id}/continue/",
+                json={"content": "Hello"},
+                headers=headers,
+                timeout=30,
+            )
+            time.sleep(0.5)
+            # ...so this request finds every connection busy for longer than the timeout.
+            listed = requests.submit(
+                httpx.get, f"{url}/api/conversations/", headers=headers, timeout=30
+            )
+            time.sleep(1.5)
+        assert sent.result().status_code == 200, sent.result().text
+        assert listed.result().status_code == 200, listed.result().text
+    assert listed.result().json()["results"][0]["id"] == str(conversation.id)

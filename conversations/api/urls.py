@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ..csp import csp_override
-from . import chat, usage_views, views
+from . import chat, key_views, share_views, usage_views, views
 
 app_name = "api"
 
@@ -18,23 +18,23 @@ urlpatterns = [
     path("conversations/<str:pk>/continue/", views.ContinueView.as_view(), name="continue"),
     path("conversations/<str:pk>/branch/", views.BranchView.as_view(), name="branch"),
     path("conversations/<str:pk>/export/", views.ExportView.as_view(), name="export"),
-    path("conversations/<str:pk>/shares/", views.ShareListView.as_view(), name="shares"),
+    path("conversations/<str:pk>/shares/", share_views.ShareListView.as_view(), name="shares"),
     path("messages/<str:pk>/", views.MessageDetailView.as_view(), name="message"),
     path("messages/<str:pk>/stream/", views.MessageStreamView.as_view(), name="stream"),
     path("messages/<str:pk>/edit/", views.EditView.as_view(), name="edit"),
     path("messages/<str:pk>/reset/", views.ResetView.as_view(), name="reset"),
     path("messages/<str:pk>/cancel/", views.CancelView.as_view(), name="cancel"),
     path("messages/<str:pk>/feedback/", views.FeedbackView.as_view(), name="feedback"),
-    path("keys/", views.ApiKeyListView.as_view(), name="api-keys"),
-    path("keys/<str:pk>/", views.ApiKeyDetailView.as_view(), name="api-key"),
+    path("keys/", key_views.ApiKeyListView.as_view(), name="api-keys"),
+    path("keys/<str:pk>/", key_views.ApiKeyDetailView.as_view(), name="api-key"),
     path("models/", usage_views.ModelListView.as_view(), name="models"),
     path("usage/", usage_views.UsageView.as_view(), name="usage"),
     path("markdown/", views.MarkdownView.as_view(), name="markdown"),
     path("attachments/", views.AttachmentUploadView.as_view(), name="attachments"),
     path("attachments/<str:pk>/", views.AttachmentDetailView.as_view(), name="attachment"),
-    path("shares/", views.MyShareListView.as_view(), name="my-shares"),
-    path("shares/<str:token>/", views.ShareDetailView.as_view(), name="share"),
-    path("shared/<str:token>/", views.SharedView.as_view(), name="shared"),
+    path("shares/", share_views.MyShareListView.as_view(), name="my-shares"),
+    path("shares/<str:token>/", share_views.ShareDetailView.as_view(), name="share"),
+    path("shared/<str:token>/", share_views.SharedView.as_view(), name="shared"),
     # The AI SDK's routes: no final slash, as `DefaultChatTransport` asks for them.
     path("chat", chat.ChatView.as_view(), name="chat"),
     path("chat/<str:chat_id>", chat.ChatDetailView.as_view(), name="chat-detail"),

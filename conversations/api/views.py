@@ -4,11 +4,9 @@ return selector dicts; replies start through `generation.reply_start`. Access go
 
 from asgiref.sync import async_to_sync
 from django.http import Http404
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -25,7 +23,6 @@ from ..llm.input import conversation_export_openai
 from ..rendering import render_markdown
 from ..serialization import storable
 from ..throttling import GenerationThrottle, check_generation_rate
-from ..visitors import visited
 from . import serializers as s
 from . import streaming
 
@@ -392,97 +389,6 @@ class FeedbackView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def share_dict(request, share) -> dict:
-    data = selectors.share_to_dict(share)
-    data["url"] = request.build_absolute_uri(reverse("shared", args=[share.token]))
-    data["api_url"] = request.build_absolute_uri(reverse("api:shared", args=[share.token]))
-    return data
-
-
-@extend_schema(tags=["shares"])
-class ShareListView(APIView):
-    @extend_schema(responses=s.ShareSerializer(many=True))
-    def get(self, request, pk):
-        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
-        shares = selectors.share_list_for_conversation(conversation=conversation)
-        return Response([share_dict(request, share) for share in shares])
-
-    @extend_schema(request=s.ShareCreateSerializer, responses={201: s.ShareSerializer})
-    def post(self, request, pk):
-        """Create a read-only link to the branch up to a message, or to a selection."""
-        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
-        serializer = s.ShareCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        message = None
-        if data.get("message_id"):
-            message = selectors.message_get_for_user(user=request.user, id=data["message_id"])
-        share = services.share_create(
-            conversation=conversation,
-            user=request.user,
-            message=message,
-            selected=data.get("selected"),
-            expires_at=data.get("expires_at"),
-        )
-        return Response(share_dict(request, share), status=status.HTTP_201_CREATED)
-
-
-class SharePagination(CursorPagination):
-    ordering = "-created_at"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
-@extend_schema(tags=["shares"])
-class MyShareListView(APIView):
-    """Every link you made, in all your conversations, newest first (the chat page's
-    "Shared links", where old ones are revoked)."""
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("active", OpenApiTypes.BOOL, description="Only links that still open")
-        ],
-        responses=s.ShareSerializer(many=True),
-    )
-    def get(self, request):
-        active = request.query_params.get("active", "").lower() in {"1", "true", "yes"}
-        paginator = SharePagination()
-        shares = paginator.paginate_queryset(
-            selectors.share_list_for_user(user=request.user, active=active), request, view=self
-        )
-        return paginator.get_paginated_response([share_dict(request, share) for share in shares])
-
-
-@extend_schema(tags=["shares"])
-class ShareDetailView(APIView):
-    @extend_schema(responses=s.ShareSerializer)
-    def get(self, request, token):
-        share = selectors.share_get_for_user(user=request.user, token=token)
-        return Response(share_dict(request, share))
-
-    @extend_schema(responses={204: None})
-    def delete(self, request, token):
-        """Revoke the link: it answers 404 from now on."""
-        share = selectors.share_get_for_user(user=request.user, token=token)
-        services.share_revoke(share=share, reason="Revoked by its owner.")
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-@extend_schema(tags=["shares"])
-class SharedView(APIView):
-    """Public and read-only: the shared messages, without owner data."""
-
-    # The session only tells the owner's visits apart; a bad token header is no error here.
-    authentication_classes = [SessionAuthentication]
-    permission_classes = [AllowAny]
-
-    @extend_schema(responses=s.SharedSerializer, auth=[])
-    def get(self, request, token):
-        share = selectors.share_get_public(token=token)
-        return visited(request, share, Response(selectors.share_public_dict(share=share)))
-
-
 @extend_schema(tags=["attachments"])
 class AttachmentUploadView(APIView):
     """Upload an image or file (multipart `file`); send its id in a message's
@@ -526,43 +432,6 @@ class MarkdownView(APIView):
         serializer = s.MarkdownSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response({"html": render_markdown(storable(serializer.validated_data["text"]))})
-
-
-@extend_schema(tags=["api keys"])
-class ApiKeyListView(APIView):
-    """Your keys for the OpenAI-compatible API under /v1/ (revoked ones included)."""
-
-    @extend_schema(responses=s.ApiKeySerializer(many=True))
-    def get(self, request):
-        keys = selectors.api_key_list_for_user(user=request.user)
-        return Response([selectors.api_key_to_dict(api_key) for api_key in keys])
-
-    @extend_schema(request=s.ApiKeyCreateSerializer, responses={201: s.ApiKeyCreatedSerializer})
-    def post(self, request):
-        """Make a key: the answer's `key` is the whole key, shown this once."""
-        serializer = s.ApiKeyCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        api_key, secret = services.api_key_create(
-            owner=request.user, name=serializer.validated_data["name"]
-        )
-        return Response(
-            {**selectors.api_key_to_dict(api_key), "key": secret}, status=status.HTTP_201_CREATED
-        )
-
-
-@extend_schema(tags=["api keys"])
-class ApiKeyDetailView(APIView):
-    @extend_schema(responses=s.ApiKeySerializer)
-    def get(self, request, pk):
-        api_key = selectors.api_key_get_for_user(user=request.user, id=pk)
-        return Response(selectors.api_key_to_dict(api_key))
-
-    @extend_schema(responses=s.ApiKeySerializer)
-    def delete(self, request, pk):
-        """Revoke the key: requests with it are refused from now on."""
-        api_key = selectors.api_key_get_for_user(user=request.user, id=pk)
-        api_key = services.api_key_revoke(api_key=api_key)
-        return Response(selectors.api_key_to_dict(api_key))
 
 
 @extend_schema(exclude=True)
