@@ -1,5 +1,6 @@
 """Settings for chatproject, read from the environment (see README, "Configuration")."""
 
+import json
 import os
 import re
 import secrets
@@ -48,6 +49,19 @@ def env_float(name: str, default: float) -> float:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_json_object(name: str) -> dict:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a JSON object: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object, got {value[:40]!r}")
+    return parsed
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -317,6 +331,14 @@ DEMO_STREAM_DELAY = env_float("DEMO_STREAM_DELAY", 0.04)
 LOCAL_MODEL_PATH = env_str("LOCAL_MODEL_PATH")
 LOCAL_CONTEXT_SIZE = env_int("LOCAL_CONTEXT_SIZE", 4096)
 LOCAL_MAX_TOKENS = env_int("LOCAL_MAX_TOKENS", 512)
+# MCP tool servers (conversations/mcp/): the `mcpServers` JSON shape (with or without that
+# outer key), checked by `manage.py check`; admin adds more at run time.
+MCP_SERVERS = env_json_object("MCP_SERVERS")
+# Seconds to start a server and list its tools, for one tool call, and between refreshes
+# of every server's tool list (a server that failed is retried then).
+MCP_CONNECT_TIMEOUT = env_float("MCP_CONNECT_TIMEOUT", 10.0)
+MCP_TOOL_TIMEOUT = env_float("MCP_TOOL_TIMEOUT", 30.0)
+MCP_REFRESH_INTERVAL = env_float("MCP_REFRESH_INTERVAL", 300.0)
 
 # Conversations (conversations/services.py, the REST API): limits and greetings.
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 100_000)

@@ -172,10 +172,18 @@ class ConversationAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 class ContentItemInline(ReadOnlyMixin, admin.TabularInline):
     model = ContentItem
-    fields = ["index", "type", "text", "data"]
+    fields = ["index", "type", "tool_server", "text", "data"]
     readonly_fields = fields
     can_delete = False
     extra = 0
+
+    @admin.display(description="MCP server")
+    def tool_server(self, item):
+        """The MCP server a tool call went to (and whether it failed there)."""
+        server = item.data.get("server", "")
+        if server and item.data.get("is_error"):
+            return f"{server} (failed)"
+        return server
 
 
 class ReferenceInline(ReadOnlyMixin, admin.TabularInline):
@@ -429,3 +437,6 @@ class ServerProcessAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 # The models, quota and usage pages (a module of their own: another job).
 from . import admin_usage  # noqa: E402, F401
+
+# MCP servers' admin lives with the rest of MCP; importing it registers it.
+from .mcp import admin as mcp_admin  # noqa: E402, F401

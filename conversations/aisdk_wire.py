@@ -81,6 +81,18 @@ def tool_output_available(call_id: str, output) -> dict:
     }
 
 
+def tool_output_error(call_id: str, text: str) -> dict:
+    return {"type": "tool-output-error", "toolCallId": call_id, "errorText": text, "dynamic": True}
+
+
+def tool_result(item: dict) -> dict:
+    """The chunk of a stored tool output: an error when the tool failed (an MCP server's
+    error, stored with `is_error`), else its output."""
+    if item.get("is_error"):
+        return tool_output_error(item.get("call_id", ""), str(item.get("output", "")))
+    return tool_output_available(item.get("call_id", ""), item.get("output"))
+
+
 def error(text: str) -> dict:
     return {"type": "error", "errorText": text}
 
@@ -203,7 +215,7 @@ class UIMessageChunks:
         elif kind == "function_call_output":
             called = any(r.get("call_id") == item.get("call_id") for r in self.sent[:-1])
             if called:  # an output without its call in this reply has no part to go in
-                chunks.append(tool_output_available(item.get("call_id", ""), item.get("output")))
+                chunks.append(tool_result(item))
         return chunks
 
     def _delta(self, index: int, item_type: str, text: str) -> list[dict]:
@@ -303,7 +315,11 @@ def _assistant_parts(content: list[dict], calls: dict) -> list[dict]:
 
 def _answer(calls: dict, item: dict) -> None:
     part = calls.get(item.get("call_id"))
-    if part is not None:
+    if part is None:
+        return
+    if item.get("is_error"):
+        part.update(state="output-error", errorText=str(item.get("output", "")))
+    else:
         part.update(state="output-available", output=tool_output(item.get("output")))
 
 

@@ -9,7 +9,9 @@ class ConversationsConfig(AppConfig):
 
     def ready(self):
         from .llm import check_provider_setting
+        from .mcp import check_mcp_servers
         from .signals import close_sockets_on_logout
 
         checks.register(check_provider_setting)
+        checks.register(check_mcp_servers)
         user_logged_out.connect(close_sockets_on_logout, dispatch_uid="close_sockets_on_logout")

@@ -153,6 +153,12 @@ class InvalidKeyName(ConversationError):
     code = "invalid_key_name"
 
 
+class InvalidMcpServer(ConversationError):
+    """The MCP server's settings are not valid."""
+
+    code = "invalid_mcp_server"
+
+
 class DatabaseUnavailable(ConversationError):
     """The database is not answering: try again shortly."""
 

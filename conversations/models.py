@@ -377,3 +377,39 @@ class TokenUsage(models.Model):
 
     def __str__(self):
         return f"{self.input_tokens}+{self.output_tokens} tokens of {self.user_id}"
+
+
+class McpServer(models.Model):
+    """An MCP tool server added at run time (next to those of `MCP_SERVERS`): a command
+    run over stdio or a streamable HTTP URL. `env` and `headers` hold secrets (API keys,
+    tokens): the admin never shows their values back."""
+
+    class Transport(models.TextChoices):
+        STDIO = "stdio", "stdio (a command)"
+        HTTP = "http", "streamable HTTP (a URL)"
+
+    name = models.CharField(
+        max_length=32,
+        unique=True,
+        help_text="Letters, digits, _ and -: its tools are offered as <name>__<tool>.",
+    )
+    transport = models.CharField(max_length=8, choices=Transport, default=Transport.STDIO)
+    command = models.CharField(max_length=500, blank=True)
+    args = models.JSONField(default=list, blank=True)
+    env = models.JSONField(default=dict, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    offered_by_default = models.BooleanField(
+        default=False,
+        help_text="Offer its tools to every conversation, not only those naming them.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "MCP server"
+
+    def __str__(self):
+        return self.name

@@ -19,6 +19,7 @@ from django.db import connection
 from . import services
 from .generation import database, detached_context, replies
 from .llm.openai_client import close_clients
+from .mcp import hub
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +74,15 @@ async def watch() -> None:
 
 
 async def lifespan(scope, receive, send) -> None:
-    """ASGI lifespan: watch for orphaned replies while serving; cancel replies on shutdown."""
+    """ASGI lifespan: watch for orphaned replies while serving; cancel replies on shutdown.
+    MCP sessions open at start-up and close at shutdown."""
     watcher = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             replies.server_loop = asyncio.get_running_loop()
             watcher = asyncio.create_task(watch(), context=detached_context())
+            hub.start()  # MCP sessions open now, not in the first reply that needs them
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if watcher is not None:
@@ -95,5 +98,6 @@ async def lifespan(scope, receive, send) -> None:
                     await database(services.server_process_retire)(process=replies.process)
             finally:
                 replies.forget_server()
+                await asyncio.to_thread(hub.stop)
             await send({"type": "lifespan.shutdown.complete"})
             return

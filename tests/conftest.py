@@ -9,8 +9,9 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-# The `fake_openai` fixture: a real HTTP server speaking the OpenAI wire formats.
-pytest_plugins = ["tests.fake_openai"]
+# The `fake_openai` fixture: a real HTTP server speaking the OpenAI wire formats; the
+# `mcp_servers` fixture: real MCP servers configured for a test.
+pytest_plugins = ["tests.fake_openai", "tests.mcp_servers"]
 
 
 def pytest_report_header(config):

@@ -12,6 +12,7 @@ from . import local
 from .accumulate import ReplyAccumulator
 from .base import Finish, FunctionCallDone, FunctionCallOutput, Provider
 from .demo import DemoProvider
+from .mcp_tools import mcp_toolset
 from .openai_chat import OpenAIChatProvider
 from .openai_responses import OpenAIResponsesProvider
 from .tools import client_tool_specs, run_tool, tool_names, tool_specs
@@ -91,7 +92,8 @@ async def reply_events(
     """The events of one assistant reply to `messages`, server-side tools included.
 
     `tools` lists the tools the conversation enabled (names, or specs with a name; only
-    registered tools run). When the model calls one, the call is run and its output
+    registered tools run), MCP servers' tools among them (`<server>__<tool>`,
+    `<server>__*`; see `mcp_toolset`). When the model calls one, the call is run and its output
     yielded as a FunctionCallOutput, then the model is asked again with the reply so far
     appended to `messages`. `client_tools` are function specs of tools the client runs
     (a name in both is the client's): their calls are not run, the reply ends with them
@@ -101,7 +103,8 @@ async def reply_events(
     client_specs = client_tool_specs(client_tools or [])
     client_names = {spec["name"] for spec in client_specs}
     allowed = [name for name in tool_names(tools or []) if name not in client_names]
-    specs = tool_specs(allowed) + client_specs
+    mcp = await mcp_toolset(allowed, exclude=client_names)
+    specs = tool_specs(allowed) + mcp.specs() + client_specs
     reply = ReplyAccumulator()  # this reply so far, sent back to the model after tool calls
     for step in range(MAX_TOOL_STEPS):
         history = messages
@@ -119,6 +122,7 @@ async def reply_events(
         async for event in provider.stream(
             history, system_prompt=system_prompt, model=model, tools=offered or None
         ):
+            event = mcp.tag(event)
             if isinstance(event, FunctionCallDone):
                 calls.append(event)
             if isinstance(event, Finish) and calls:
@@ -130,9 +134,12 @@ async def reply_events(
         for call in calls:
             if call.name in client_names:
                 continue
-            output = FunctionCallOutput(
-                call.call_id, run_tool(call.name, call.arguments, allowed=allowed)
-            )
+            if call.name in mcp:
+                output = await mcp.run(call)
+            else:
+                output = FunctionCallOutput(
+                    call.call_id, run_tool(call.name, call.arguments, allowed=allowed)
+                )
             reply.apply(output)
             yield output
         if any(call.name in client_names for call in calls):

@@ -14,6 +14,11 @@ from .base import (
 )
 
 
+def _server(event) -> dict:
+    """The `server` field of a tool item of an MCP server's tool (none for the others)."""
+    return {"server": event.server} if event.server else {}
+
+
 class ReplyAccumulator:
     """The reply so far: flat content items in arrival order, usage and finish reason."""
 
@@ -53,7 +58,7 @@ class ReplyAccumulator:
         if isinstance(event, FunctionCallStart):
             self.content.append(
                 {"type": "function_call", "call_id": event.call_id, "name": event.name,
-                 "arguments": ""}
+                 "arguments": "", **_server(event)}
             )  # fmt: skip
             self._calls[event.call_id] = len(self.content) - 1
             return None
@@ -69,12 +74,14 @@ class ReplyAccumulator:
                 self.content.append({"type": "function_call", "call_id": event.call_id})
                 index = self._calls[event.call_id] = len(self.content) - 1
             # The done event is authoritative over the deltas.
-            self.content[index].update(name=event.name, arguments=event.arguments)
+            self.content[index].update(name=event.name, arguments=event.arguments, **_server(event))
             return None
         if isinstance(event, FunctionCallOutput):
-            self.content.append(
-                {"type": "function_call_output", "call_id": event.call_id, "output": event.output}
-            )
+            item = {"type": "function_call_output", "call_id": event.call_id}
+            item.update(output=event.output, **_server(event))
+            if event.is_error:
+                item["is_error"] = True
+            self.content.append(item)
             return None
         if isinstance(event, Annotation):
             index = self._current("output_text")

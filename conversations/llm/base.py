@@ -43,6 +43,7 @@ class ReasoningDelta:
 class FunctionCallStart:
     call_id: str
     name: str
+    server: str = ""  # the MCP server whose tool it is, if any
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class FunctionCallDone:
     call_id: str
     name: str
     arguments: str
+    server: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class FunctionCallOutput:
 
     call_id: str
     output: str
+    server: str = ""  # the MCP server that ran it, if any
+    is_error: bool = False  # the tool failed: `output` says why, the card shows it failed
 
 
 @dataclass(frozen=True)

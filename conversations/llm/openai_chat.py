@@ -21,7 +21,8 @@ from .openai_client import DEFAULT_MODEL, client, provider_error
 
 def chat_tool(spec: dict) -> dict:
     """A tool spec (Responses' flat shape) in Chat Completions' nested shape."""
-    function = {key: spec[key] for key in ("name", "description", "parameters") if key in spec}
+    keys = ("name", "description", "parameters", "strict")
+    function = {key: spec[key] for key in keys if key in spec}
     return {"type": "function", "function": function}
 
 

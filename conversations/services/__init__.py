@@ -14,6 +14,12 @@ from .conversations import (
     conversation_switch_branch,
     conversation_update,
 )
+from .mcp_servers import (
+    mcp_server_delete,
+    mcp_server_save,
+    mcp_server_validate,
+    mcp_servers_refresh,
+)
 from .messages import message_cancel, message_continue, message_delete, message_edit, message_reset
 from .openai_conversations import (
     openai_conversation_create,
@@ -65,6 +71,10 @@ __all__ = [
     "feedback_clear",
     "feedback_delete",
     "feedback_set",
+    "mcp_server_delete",
+    "mcp_server_save",
+    "mcp_server_validate",
+    "mcp_servers_refresh",
     "message_cancel",
     "message_continue",
     "message_delete",

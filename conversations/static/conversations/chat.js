@@ -133,10 +133,12 @@ function renderItem(item, message) {
     }
     case "function_call":
       return el("div", { class: "function-call" },
-        el("div", {}, "Called ", el("span", { class: "name" }, item.name || "tool")),
+        el("div", {}, "Called ", el("span", { class: "name" }, item.name || "tool"), toolServer(item)),
         el("pre", {}, item.arguments || ""));
     case "function_call_output":
-      return el("div", { class: "function-call" }, el("div", {}, "Result"), el("pre", {}, item.output || ""));
+      return el("div", { class: item.is_error ? "function-call failed" : "function-call" },
+        el("div", {}, item.is_error ? "Failed" : "Result", toolServer(item)),
+        el("pre", {}, item.output || ""));
     case "refusal":
       return el("p", { class: "refusal" }, item.refusal || "");
     case "input_image": {
@@ -150,6 +152,11 @@ function renderItem(item, message) {
     default:
       return el("div", { class: "unknown-item" }, el("div", {}, item.type), el("pre", {}, JSON.stringify(item, null, 2)));
   }
+}
+
+// Which MCP server a tool call went to (built-in tools run here and name none).
+function toolServer(item) {
+  return item.server ? el("span", { class: "server" }, " · MCP server ", el("b", {}, item.server)) : null;
 }
 
 function attachmentUrl(id) {
