@@ -18,9 +18,9 @@ from . import streaming
 
 
 class ChatRequestSerializer(serializers.Serializer):
-    """What `DefaultChatTransport` sends; other fields (a `body` option's) are ignored. The
-    AI SDK's persistence docs send only the last message, `{id, message}`: that is a
-    `submit-message` of it."""
+    """What `DefaultChatTransport` sends, and `model` (the picker's, sent through its
+    `body` option); other fields are ignored. The AI SDK's persistence docs send only the
+    last message, `{id, message}`: that is a `submit-message` of it."""
 
     id = serializers.RegexField(CHAT_ID, max_length=200)
     messages = serializers.ListField(
@@ -31,6 +31,7 @@ class ChatRequestSerializer(serializers.Serializer):
     messageId = serializers.CharField(  # the client's spelling
         required=False, allow_null=True, allow_blank=True, max_length=200
     )
+    model = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
     def validate(self, data):
         if "messages" not in data:
@@ -61,6 +62,7 @@ class ChatView(APIView):
             messages=data["messages"],
             trigger=data["trigger"],
             message_id=data.get("messageId") or None,
+            model=data["model"],
         )
         return streaming.ui_message_stream(conversation=conversation, reply=reply, created=created)
 

@@ -140,7 +140,9 @@ def _stored_message(conversation: Conversation, client_id: str) -> Message | Non
     return reply.parent if reply is not None else None
 
 
-def _regenerate(conversation: Conversation, message_id: str | None) -> tuple[Message, bool]:
+def _regenerate(
+    conversation: Conversation, message_id: str | None, model: str
+) -> tuple[Message, bool]:
     target = _stored_message(conversation, message_id) if message_id else None
     if message_id and target is None:
         raise NotResettable(f"messageId {message_id} is not a message of this chat.")
@@ -152,10 +154,12 @@ def _regenerate(conversation: Conversation, message_id: str | None) -> tuple[Mes
         # Answer it again: beside its newest reply, or anew when its reply was deleted.
         replies = target.children.filter(role=Message.Role.ASSISTANT).order_by("-created_at")
         target = replies.first() or target
-    return message_reset(message=target)
+    return message_reset(message=target, model=model)
 
 
-def _edit(conversation: Conversation, messages: list, message_id: str) -> tuple[Message, bool]:
+def _edit(
+    conversation: Conversation, messages: list, message_id: str, model: str
+) -> tuple[Message, bool]:
     """A new version of the user message `message_id` names, with the parts the request
     gives it (the client keeps that id for the new version)."""
     edited = _stored_message(conversation, message_id)
@@ -169,10 +173,10 @@ def _edit(conversation: Conversation, messages: list, message_id: str) -> tuple[
         items = ui_message_items(
             owner=conversation.owner, message=messages[position], where=f"messages[{position}]"
         )
-        return message_edit(message=edited, content=items)
+        return message_edit(message=edited, content=items, model=model)
 
 
-def _submit(owner, chat_id: str, messages: list) -> tuple[Conversation, Message, bool]:
+def _submit(owner, chat_id: str, messages: list, model: str) -> tuple[Conversation, Message, bool]:
     """The last message stored under the branch's end, with its reply; or, sent before,
     the reply it has."""
     where = f"messages[{len(messages) - 1}]"
@@ -185,15 +189,22 @@ def _submit(owner, chat_id: str, messages: list) -> tuple[Conversation, Message,
         items = ui_message_items(owner=owner, message=messages[-1], where=where)
         conversation = chat_conversation(owner=owner, chat_id=chat_id)
         reply, created = message_continue(
-            conversation=conversation, content=items, idempotency_key=key
+            conversation=conversation, content=items, idempotency_key=key, model=model
         )
     return conversation, reply, created
 
 
 def chat_submit(
-    *, owner, chat_id: str, messages: list, trigger: str, message_id: str | None = None
+    *,
+    owner,
+    chat_id: str,
+    messages: list,
+    trigger: str,
+    message_id: str | None = None,
+    model: str = "",
 ) -> tuple[Conversation, Message, bool]:
-    """Carry out one `POST /api/chat` as the module says. Returns `(conversation, reply,
+    """Carry out one `POST /api/chat` as the module says, the reply written by `model`
+    when given (as `message_continue` checks it). Returns `(conversation, reply,
     created)`: the reply to stream (`created` False: a request sent again, whose reply
     exists), `in_progress` or `queued`, for the caller to hand to
     `generation.reply_start`."""
@@ -202,8 +213,8 @@ def chat_submit(
     if not isinstance(messages, list) or not messages:
         raise InvalidContent("messages must be a non-empty list.")
     if trigger == "submit-message" and not message_id:
-        return _submit(owner, chat_id, messages)
+        return _submit(owner, chat_id, messages, model)
     conversation = selectors.chat_get_for_user(user=owner, chat_id=chat_id)
     if trigger == "regenerate-message":
-        return conversation, *_regenerate(conversation, message_id)
-    return conversation, *_edit(conversation, messages, message_id)
+        return conversation, *_regenerate(conversation, message_id, model)
+    return conversation, *_edit(conversation, messages, message_id, model)

@@ -267,3 +267,35 @@ def test_a_message_sent_while_a_reply_runs_streams_its_reply_once_that_one_ends(
     reply = Message.objects.get(id=second.message_id())
     assert reply.status == "completed"
     assert reply.parent.parent.status == "completed"  # the first reply, run to its end
+
+
+def test_the_model_sent_in_the_body_writes_the_reply_and_regenerate_can_pick_another(
+    fake_openai, chat
+):
+    fake_openai.models = ["fake-model", "big-model"]
+    fake_openai.reply("From the big one")
+    first = chat(
+        {"id": "m", "messages": [user_message("u1", "Hi")], "model": "big-model"},
+    )
+    fake_openai.reply("From the default one")
+    again = chat({"id": "m", "messages": [user_message("u1", "Hi")], "model": "fake-model",
+                  "trigger": "regenerate-message"})  # fmt: skip
+
+    assert first.text() == "From the big one"
+    assert wait_until_finished(first.message_id()).model == "big-model"
+    assert wait_until_finished(again.message_id()).model == "fake-model"
+    assert [request.body["model"] for request in fake_openai.model_requests()] == [
+        "big-model",
+        "fake-model",
+    ]
+
+
+def test_a_model_not_offered_is_a_400_and_nothing_is_stored(fake_openai, chat, alice):
+    fake_openai.models = ["fake-model"]
+
+    stream = chat({"id": "n", "messages": [user_message("u1", "Hi")], "model": "big-model"})
+
+    assert stream.status == 400, stream.body
+    assert '"code":"invalid_model"' in stream.body.replace(" ", "")
+    assert not Message.objects.filter(conversation__owner=alice).exists()
+    assert fake_openai.model_requests() == []
