@@ -18,6 +18,7 @@ from ..db import release_connection
 from ..errors import InvalidContent
 from ..llm.catalog import available_models, requested_model
 from ..llm.tools import CLIENT_TOOLS
+from ..model_choices import model_choices
 from ..models import Message
 from ..serialization import conversation_to_dict
 from ..throttling import GenerationThrottle
@@ -36,9 +37,11 @@ class OpenAIView(APIView):
 
 
 def _models() -> list[dict]:
+    """The models requests may name: the picker's, in its order."""
+    known = {m["id"]: m for m in available_models()}
+    offered = [known[choice["id"]] for choice in model_choices()["models"] if choice["id"] in known]
     return [
-        openai_wire.model(m["id"], created=m["created"], owned_by=m["owned_by"])
-        for m in available_models()
+        openai_wire.model(m["id"], created=m["created"], owned_by=m["owned_by"]) for m in offered
     ]
 
 

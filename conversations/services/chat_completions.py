@@ -13,6 +13,7 @@ from .. import selectors
 from ..content import parse_user_content
 from ..errors import InvalidContent
 from ..llm.tools import CLIENT_TOOLS
+from ..model_choices import model_check
 from ..models import Conversation, Message
 from ..serialization import message_to_dict, storable
 from .conversations import conversation_create
@@ -225,6 +226,9 @@ def turns_store(
     answers `(parent, how many of the turns are stored already)`. `where` names the
     request field in errors. Returns `(conversation, reply)` as `chat_completion_start`
     says; with `answer` False the turns alone are stored (the reply is None)."""
+    # A model the picker does not offer is refused here too (its own model for the local
+    # and demo providers, whatever the request names).
+    model = model_check(model)
     # A request without system messages leaves the conversation's prompt as it is.
     system_texts = [items[0]["text"] for role, items in turns if role in SYSTEM_ROLES]
     system_prompt = "\n\n".join(text for text in system_texts if text) if system_texts else None

@@ -141,3 +141,23 @@ def test_a_turn_refused_as_busy_is_a_409_in_openais_shape(fake_openai, client, s
         assert refused.value.body["code"] == "generation_busy"
         assert refused.value.body["message"]
     assert len(fake_openai.model_requests()) == 1
+
+
+def test_a_model_the_picker_does_not_offer_is_a_400_and_nothing_is_stored(fake_openai, client):
+    fake_openai.models = ["fake-model", "big-model"]
+
+    with pytest.raises(openai.BadRequestError) as chat:
+        client.chat.completions.create(
+            model="not-offered", messages=[{"role": "user", "content": "Hi"}]
+        )
+    with pytest.raises(openai.BadRequestError) as response:
+        client.responses.create(model="not-offered", input="Hi")
+    answered = client.responses.create(model="big-model", input="Hi")
+
+    for refused in (chat, response):
+        assert refused.value.body["code"] == "invalid_model"
+        assert refused.value.body["param"] == "model"
+        assert "big-model" in refused.value.body["message"]
+    assert answered.model == "big-model"
+    assert [request.body["model"] for request in fake_openai.model_requests()] == ["big-model"]
+    assert Message.objects.count() == 2

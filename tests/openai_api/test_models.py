@@ -1,6 +1,8 @@
 import openai
 import pytest
 
+from conversations.models import ModelOption
+
 
 def test_models_are_the_upstreams(fake_openai, client):
     models = client.models.list()
@@ -34,3 +36,13 @@ def test_an_unknown_model_is_a_404_in_openais_shape(fake_openai, client):
 
     assert caught.value.body["type"] == "invalid_request_error"
     assert "no-such-model" in caught.value.body["message"]
+
+
+def test_the_list_is_the_pickers_as_the_admin_restricts_and_orders_it(fake_openai, client):
+    fake_openai.models = ["fake-model", "big-model", "small-model"]
+    ModelOption.objects.create(model="small-model", position=1)
+    ModelOption.objects.create(model="fake-model", position=2)
+
+    assert [model.id for model in client.models.list()] == ["small-model", "fake-model"]
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("big-model")
