@@ -44,8 +44,12 @@ COALESCE_INTERVAL = 0.1
 PROCESS_FRAMES_PER_SECOND = 300
 MAX_COALESCE_INTERVAL = 0.25
 # A running reply writes its text at most this often (and once at the end): what a
-# crash can cost, against a transaction per interval for every reply streaming.
+# crash can cost, against a transaction per interval for every reply streaming...
 CHECKPOINT_INTERVAL = 1.0
+# ...or less often while many replies stream in the process: their checkpoints together
+# take about this many database steps a second, leaving the pool's connections to the
+# requests that start turns (at 1,000 replies, each writes every 10 seconds).
+PROCESS_CHECKPOINTS_PER_SECOND = 100
 # A reply run outside a server process (no heartbeat of its own) shows it is alive this
 # often even while the model is silent (`processes.STALE_AFTER` says when it is lost).
 HEARTBEAT_INTERVAL = 10.0
@@ -218,6 +222,12 @@ class ReplyRunner:
         share = ReplyRunner.streaming_now / PROCESS_FRAMES_PER_SECOND
         return min(max(COALESCE_INTERVAL, share), MAX_COALESCE_INTERVAL)
 
+    @staticmethod
+    def checkpoint_interval() -> float:
+        """How long a reply streams between writes, given how many replies stream here."""
+        share = ReplyRunner.streaming_now / PROCESS_CHECKPOINTS_PER_SECOND
+        return max(CHECKPOINT_INTERVAL, share)
+
     async def on_delta(self, item_index: int, item_type: str, delta: str) -> None:
         self.pending.append((item_index, item_type, delta))
         interval = self.coalesce_interval()
@@ -226,7 +236,7 @@ class ReplyRunner:
         elif self.flush_handle is None:
             loop = asyncio.get_running_loop()
             self.flush_handle = loop.call_later(interval, lambda: loop.create_task(self.publish()))
-        due = time.monotonic() - self.last_checkpoint >= CHECKPOINT_INTERVAL
+        due = time.monotonic() - self.last_checkpoint >= self.checkpoint_interval()
         if due and (self.writing is None or self.writing.done()):
             # Written beside the stream, never in its way: the tokens go on to the tabs
             # while the database is busy, and one write at a time carries all that came.
