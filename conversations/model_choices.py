@@ -20,20 +20,28 @@ def default_model(options: list[ModelOption] | None = None) -> str:
     return requested_model(marked) or model_name()
 
 
-def model_choices() -> dict:
-    """`{"models": [{"id", "name"}], "default": id}`: the models offered, in order. The
-    admin's enabled rows that the provider lists, or, when none is, every model the
-    provider lists."""
-    provider_ids = [model["id"] for model in available_models()]
-    options = _options()
-    listed = set(provider_ids)
-    models = [
-        {"id": option.model, "name": option.display_name or option.model}
+def _offered(options: list[ModelOption]) -> list[tuple[dict, str]]:
+    """(the provider's entry, display name) of each model offered, in order: the admin's
+    enabled rows that the provider lists, or, when none is, every model it lists."""
+    listed = {model["id"]: model for model in available_models()}
+    offered = [
+        (listed[option.model], option.display_name or option.model)
         for option in options
         if option.model in listed
     ]
-    if not models:
-        models = [{"id": model_id, "name": model_id} for model_id in provider_ids]
+    return offered or [(model, model["id"]) for model in listed.values()]
+
+
+def offered_models() -> list[dict]:
+    """The provider's entries (`id`, `created`, `owned_by`) of the models offered, in order
+    (`GET /v1/models`)."""
+    return [model for model, _name in _offered(_options())]
+
+
+def model_choices() -> dict:
+    """`{"models": [{"id", "name"}], "default": id}`: the models offered, in order."""
+    options = _options()
+    models = [{"id": model["id"], "name": name} for model, name in _offered(options)]
     ids = [model["id"] for model in models]
     default = default_model(options)
     return {"models": models, "default": default if default in ids else ids[0]}

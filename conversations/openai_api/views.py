@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from .. import generation, openai_wire, responses_wire, selectors, services
 from ..db import release_connection
 from ..errors import InvalidContent
-from ..llm.catalog import available_models, requested_model
+from ..llm.catalog import requested_model
 from ..llm.tools import CLIENT_TOOLS
-from ..model_choices import model_choices
+from ..model_choices import offered_models
 from ..models import Message
 from ..serialization import conversation_to_dict
 from ..throttling import GenerationThrottle
@@ -38,10 +38,9 @@ class OpenAIView(APIView):
 
 def _models() -> list[dict]:
     """The models requests may name: the picker's, in its order."""
-    known = {m["id"]: m for m in available_models()}
-    offered = [known[choice["id"]] for choice in model_choices()["models"] if choice["id"] in known]
     return [
-        openai_wire.model(m["id"], created=m["created"], owned_by=m["owned_by"]) for m in offered
+        openai_wire.model(m["id"], created=m["created"], owned_by=m["owned_by"])
+        for m in offered_models()
     ]
 
 
