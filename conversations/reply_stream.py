@@ -49,21 +49,19 @@ class Subscription:
         if self.channel is not None:
             await self.layer.group_discard(self.group, self.channel)
 
-    async def receive(self) -> dict:
-        if self.channel is not None:
-            self.inbox.follow(functools.partial(self.layer.receive, self.channel))
-        return (await self.inbox.get())["event"]
-
     async def events(self):
         """The group's events, and None now and then while it is quiet."""
+        if self.channel is not None:
+            self.inbox.follow(functools.partial(self.layer.receive, self.channel))
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(self.receive(), timeout=KEEPALIVE_SECONDS)
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):
+                        message = await self.inbox.get()
                 except TimeoutError:
                     yield None
                     continue
-                yield event
+                yield message["event"]
         finally:
             await self.close()
 
