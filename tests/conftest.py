@@ -9,6 +9,8 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from conversations import generation
+
 # The `fake_openai` fixture: a real HTTP server speaking the OpenAI wire formats; the
 # `mcp_servers` fixture: real MCP servers configured for a test.
 pytest_plugins = ["tests.fake_openai", "tests.mcp_servers"]
@@ -34,6 +36,13 @@ def fresh_channel_layer():
     the same layer object would fail too."""
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+async def running_replies():
+    """Every reply started by a test is finished or cancelled before the next test."""
+    yield generation.replies
+    await generation.replies.shutdown()
 
 
 @pytest.fixture

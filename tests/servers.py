@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import httpx
 from django.conf import settings
 
+from conversations.models import Message
 from tests.conftest import free_port
 
 
@@ -57,3 +58,14 @@ def server_process(*, port: int = 0, **env: str):
         if server.poll() is None:
             server.terminate()
             server.wait(timeout=10)
+
+
+def wait_until_finished(reply_id, seconds: float = 20) -> Message:
+    """The reply once a server has ended it (polled in the database)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reply = Message.objects.get(id=reply_id)
+        if reply.is_finished:
+            return reply
+        time.sleep(0.05)
+    raise AssertionError("the reply did not finish")

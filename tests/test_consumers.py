@@ -3,7 +3,6 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import generation
 from conversations.events import send_event
 from conversations.models import Message
 from tests.factories import make_conversation
@@ -157,12 +156,6 @@ async def test_a_frame_on_a_socket_whose_session_ended_is_refused(conversation, 
     await tab.send_json_to({"type": "message.create", "content": "Still there?"})
     await assert_logged_out(tab)
     assert not await Message.objects.filter(conversation=conversation).aexists()
-
-
-@pytest.fixture
-async def running_replies():
-    yield
-    await generation.replies.shutdown()
 
 
 def create_frame(content: str) -> str:

@@ -5,7 +5,6 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from conversations import generation
 from conversations.models import Message, TokenUsage
 from tests.factories import make_conversation
 from tests.websocket import open_socket
@@ -24,12 +23,6 @@ def conversation(alice):
 def upstream(fake_openai):
     fake_openai.models = ["fake-model", "big-model"]
     return fake_openai
-
-
-@pytest.fixture
-async def running_replies():
-    yield generation.replies
-    await generation.replies.shutdown()
 
 
 async def receive_until(tab, types):

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from conversations import generation, processes
+from conversations import processes
 from conversations.llm.demo import demo_reply
 from conversations.models import Message
 from conversations.rendering import render_markdown
@@ -28,13 +28,6 @@ FINISHED = ("message.completed", "message.failed")
 @pytest.fixture
 def conversation(alice):
     return make_conversation(alice, title="Realtime")
-
-
-@pytest.fixture
-async def running_replies():
-    """Every reply started by a test is finished or cancelled before the next test."""
-    yield generation.replies
-    await generation.replies.shutdown()
 
 
 async def receive_until(tab, predicate, timeout=10):

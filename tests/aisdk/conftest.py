@@ -3,15 +3,12 @@ of JSON chunks ending with `data: [DONE]`. The provider is the fake upstream
 (`fake_openai`) or the demo model."""
 
 import json
-import time
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
-
-from conversations.models import Message
 
 # The fields each chunk type may have in ai 5.0.0 (`ui-message-chunks.ts`), whose client
 # rejects any other: what this server promises to send.
@@ -108,13 +105,3 @@ def chat(server_url, alice_token):
 def user_message(message_id: str, text: str, *files: dict) -> dict:
     """A UIMessage as `sendMessage({text, files})` makes it."""
     return {"id": message_id, "role": "user", "parts": [*files, {"type": "text", "text": text}]}
-
-
-def wait_until_finished(reply_id, seconds: float = 20) -> Message:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        reply = Message.objects.get(id=reply_id)
-        if reply.is_finished:
-            return reply
-        time.sleep(0.05)
-    raise AssertionError("the reply did not finish")

@@ -6,8 +6,9 @@ import httpx
 
 from conversations import services
 from conversations.models import Attachment, Conversation, Message
+from tests.servers import wait_until_finished
 
-from .conftest import AI5_CHUNK_FIELDS, user_message, wait_until_finished
+from .conftest import AI5_CHUNK_FIELDS, user_message
 
 
 def test_a_first_turn_streams_the_stored_reply_in_the_ai5_chunk_shape(fake_openai, chat, alice):

@@ -8,8 +8,9 @@ import httpx
 
 from conversations import services
 from conversations.models import Message
+from tests.servers import wait_until_finished
 
-from .conftest import read_stream, user_message, wait_until_finished
+from .conftest import read_stream, user_message
 
 TOKENS = [f"w{number} " for number in range(150)]
 

@@ -13,6 +13,7 @@ from conversations import events as messages_events
 from conversations.models import Message
 from tests.conftest import free_port
 from tests.factories import make_conversation
+from tests.servers import wait_until_finished
 
 
 @pytest.fixture
@@ -63,16 +64,6 @@ def streamed_text(events, after_seq=0):
         for seq, e in events
         if e["type"] == "message.delta" and e["item_type"] == "output_text" and seq > after_seq
     )
-
-
-def wait_until_finished(reply_id, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        reply = Message.objects.get(id=reply_id)
-        if reply.is_finished:
-            return reply
-        time.sleep(0.05)
-    raise AssertionError("the reply did not finish")
 
 
 @pytest.mark.parametrize("ask", ["body", "accept"])

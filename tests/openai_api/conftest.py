@@ -6,7 +6,11 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from conversations import services
+from conversations import selectors, services
+from conversations.models import Conversation
+
+# Content items whose text `branch` shows.
+TEXT = ("input_text", "output_text")
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +68,12 @@ def bob_api(bob):
 
 # The browser test of the API keys page opens pages as the chat's browser tests do.
 from tests.browser.conftest import browser, csp_violations, login, page_errors  # noqa: E402, F401
+
+
+def branch(conversation: Conversation) -> list[tuple[str, str]]:
+    """(role, text) of the conversation's active path."""
+    conversation.refresh_from_db()
+    return [
+        (message.role, " ".join(item.text for item in message.content.all() if item.type in TEXT))
+        for message in selectors.conversation_branch(conversation=conversation)
+    ]

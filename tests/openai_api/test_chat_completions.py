@@ -1,22 +1,12 @@
 import json
 
-from conversations import selectors
 from conversations.models import Conversation, Message
 
-TEXT = ("input_text", "output_text")
+from .conftest import branch
 
 
 def conversation_of(completion) -> Conversation:
     return Conversation.objects.get(id=completion.model_extra["conversation_id"])
-
-
-def branch(conversation: Conversation) -> list[tuple[str, str]]:
-    """(role, text) of the conversation's active path."""
-    conversation.refresh_from_db()
-    return [
-        (message.role, " ".join(item.text for item in message.content.all() if item.type in TEXT))
-        for message in selectors.conversation_branch(conversation=conversation)
-    ]
 
 
 def test_a_completion_is_answered_whole_and_stored_as_a_conversation(fake_openai, client, alice):

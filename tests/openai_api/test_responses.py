@@ -1,10 +1,10 @@
 import openai
 import pytest
 
-from conversations import selectors
 from conversations.models import Conversation, Message
 
-TEXT = ("input_text", "output_text")
+from .conftest import branch
+
 WEATHER_TOOLS = [
     {
         "type": "function",
@@ -17,15 +17,6 @@ WEATHER_TOOLS = [
 
 def reply_of(response) -> Message:
     return Message.objects.get(id=response.id.removeprefix("resp_"))
-
-
-def branch(conversation: Conversation) -> list[tuple[str, str]]:
-    """(role, text) of the conversation's active path."""
-    conversation.refresh_from_db()
-    return [
-        (message.role, " ".join(item.text for item in message.content.all() if item.type in TEXT))
-        for message in selectors.conversation_branch(conversation=conversation)
-    ]
 
 
 def test_a_response_is_answered_whole_and_stored_as_a_conversation(fake_openai, client, alice):
