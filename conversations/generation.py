@@ -2,36 +2,32 @@
 every open tab and stored.
 
 Every reply starts through `reply_start`, whatever asked for it, and belongs to a
-`ReplyRunner` task owned by the process-wide `replies` registry, never to the socket or
-request that asked for it. Deltas go to the
-conversation's channel-layer group, numbered by `seq` and coalesced; the text is
-written in batches (`CHECKPOINT_INTERVAL`), not per token. Each runner also
-listens on a channel of its own (group `reply.<id>`) for `sync` requests, answered
-with an exact snapshot, and for cancels coming from any process.
+`ReplyRunner` task owned by the process-wide `replies` registry (`reply_tasks`), never
+to the socket or request that asked for it. Deltas go to the conversation's channel-layer
+group, numbered by `seq` and coalesced; the text is written in batches
+(`CHECKPOINT_INTERVAL`), not per token. Each runner also listens on a channel of its own
+(group `reply.<id>`) for `sync` requests, answered with an exact snapshot, and for cancels
+coming from any process.
 """
 
 import asyncio
-import contextvars
 import copy
 import dataclasses
-import functools
 import logging
-import threading
 import time
 
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
 from . import events, services
-from .db import run_step
 from .llm import reply_events
 from .llm.accumulate import ReplyAccumulator
 from .llm.base import ProviderError
 from .llm.input import reply_input
 from .llm.tools import CLIENT_TOOLS
 from .models import Conversation, Message
+from .reply_tasks import database, replies
 from .serialization import message_to_dict, storable
 
 logger = logging.getLogger(__name__)
@@ -55,27 +51,6 @@ PROCESS_CHECKPOINTS_PER_SECOND = 100
 HEARTBEAT_INTERVAL = 10.0
 # How long the listener waits before listening again after the channel layer failed.
 LAYER_RETRY_DELAY = 1.0
-
-
-# True in the tasks the server owns (see `Replies`): their database steps run on worker
-# threads; elsewhere (a caller that waits on the reply it runs) on the caller's thread.
-_detached = contextvars.ContextVar("reply_detached", default=False)
-
-
-def detached_context() -> contextvars.Context:
-    """A fresh context for a task the server owns."""
-    context = contextvars.Context()
-    context.run(_detached.set, True)
-    return context
-
-
-def database(function):
-    """`function` as an awaitable database step of a reply: on a worker thread, its
-    connection given back after each step, in a task the server owns; on the caller's
-    thread (and transaction) otherwise."""
-    if _detached.get():
-        return functools.partial(run_step, function)
-    return sync_to_async(function)
 
 
 def final_status(accumulator: ReplyAccumulator, error: dict | None) -> tuple[str, dict | None]:
@@ -429,65 +404,6 @@ async def run_queued(conversation_id) -> None:
         await run_reply(following.id)
 
 
-class Replies:
-    """The process's running replies: starts them as tasks it owns, and cancels them
-    all on shutdown, so no reply depends on the socket or request that started it."""
-
-    def __init__(self):
-        self.tasks: set[asyncio.Task] = set()
-        self.server_loop = None  # the event loop of the ASGI server, while it serves
-        self.closing_loop = None  # the event loop of a server shutting down
-        self.process = None  # this server process, as recorded while it serves
-        self.beating = threading.Event()  # set: this process's heartbeat stops
-        self.runners: dict[str, ReplyRunner] = {}  # the replies streaming here, by id
-
-    def _own(self, coroutine, *, detached: bool = True) -> asyncio.Task:
-        # Detached, in a fresh context: nothing of the request or socket that started
-        # the reply (asgiref's per-request thread, above all) may outlive it in the reply.
-        # Attached, it runs in the caller's context, thread and connection.
-        context = detached_context() if detached else contextvars.copy_context()
-        task = asyncio.get_running_loop().create_task(coroutine, context=context)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
-
-    def start(self, reply_id, *, detached: bool = True) -> asyncio.Task:
-        """Run `reply_id` (and the queue behind it) in the background."""
-        return self._own(run_reply(reply_id), detached=detached)
-
-    def start_queue(self, conversation_id, *, detached: bool = True) -> asyncio.Task:
-        """Run the conversation's queued replies in the background, if none is running."""
-        return self._own(run_queued(conversation_id), detached=detached)
-
-    def forget_server(self) -> None:
-        """Stop this process's heartbeat and forget the server it ran as, which has
-        stopped: the process may serve again (as tests do)."""
-        self.beating.set()
-        self.process = None
-        self.beating = threading.Event()
-        self.server_loop = self.closing_loop = None
-
-    def closing(self) -> bool:
-        """True on the event loop of a server shutting down: no reply starts there."""
-        return self.closing_loop is asyncio.get_running_loop()
-
-    def serving(self) -> bool:
-        """True on the ASGI server's event loop, which outlives any request."""
-        return self.server_loop is asyncio.get_running_loop()
-
-    async def shutdown(self) -> None:
-        """Cancel the replies running on this event loop and wait for them to be stored.
-        Replies of other loops of the process (a test's, another server's) go on."""
-        loop = asyncio.get_running_loop()
-        ours = [task for task in self.tasks if task.get_loop() is loop]
-        for task in ours:
-            task.cancel()
-        await asyncio.gather(*ours, return_exceptions=True)
-
-
-replies = Replies()
-
-
 async def reply_start(reply: Message, *, created: bool = True, wait: bool = False) -> None:
     """The one way a reply begins, however it was asked for (REST JSON or SSE, websocket,
     edit, reset): its run is handed to `replies`, which owns it.
@@ -506,9 +422,9 @@ async def reply_start(reply: Message, *, created: bool = True, wait: bool = Fals
     # lives long enough to run the reply: it runs in the caller's context and thread.
     detached = not wait or replies.serving()
     if reply.status == Message.Status.IN_PROGRESS:
-        task = replies.start(reply.id, detached=detached)
+        task = replies.own(run_reply(reply.id), detached=detached)
     elif reply.status == Message.Status.QUEUED:
-        task = replies.start_queue(reply.conversation_id, detached=detached)
+        task = replies.own(run_queued(reply.conversation_id), detached=detached)
     else:
         return
     if wait:

@@ -17,9 +17,10 @@ from datetime import timedelta
 from django.db import connection
 
 from . import services
-from .generation import database, detached_context, replies
+from .generation import run_queued
 from .llm.openai_client import close_clients
 from .mcp import hub
+from .reply_tasks import database, detached_context, replies
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ async def recover() -> None:
         silent_for=STALE_AFTER, process_silent_for=PROCESS_STALE_AFTER, alive=replies.process
     )
     for conversation_id in set(conversation_ids):
-        replies.start_queue(conversation_id)
+        replies.own(run_queued(conversation_id))
 
 
 async def watch() -> None:

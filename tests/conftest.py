@@ -9,7 +9,7 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from conversations import generation
+from conversations.reply_tasks import replies
 
 # The `fake_openai` fixture: a real HTTP server speaking the OpenAI wire formats; the
 # `mcp_servers` fixture: real MCP servers configured for a test.
@@ -41,8 +41,8 @@ def fresh_channel_layer():
 @pytest.fixture
 async def running_replies():
     """Every reply started by a test is finished or cancelled before the next test."""
-    yield generation.replies
-    await generation.replies.shutdown()
+    yield replies
+    await replies.shutdown()
 
 
 @pytest.fixture
@@ -72,7 +72,6 @@ def free_port() -> int:
 def server_url(transactional_db):
     """Serve chatproject.asgi on a free loopback port for one test."""
     from chatproject.asgi import application
-    from conversations.generation import replies
 
     port = free_port()
     config = uvicorn.Config(

@@ -6,9 +6,9 @@ import importlib.util
 import pytest
 from channels.db import database_sync_to_async
 
-from conversations import generation
 from conversations.llm.base import Finish, TextDelta, Usage
 from conversations.llm.local import LocalProvider, bundled_model_path, is_available
+from conversations.reply_tasks import replies
 from tests.factories import make_conversation
 from tests.test_realtime import finished, receive_until, stored, text_of
 from tests.websocket import open_socket
@@ -102,7 +102,7 @@ async def test_cancelling_a_local_reply_keeps_the_partial_text(alice, settings):
     frames = await receive_until(tab, lambda f: f["type"] == "message.delta" and f["seq"] >= 3)
     reply_id = frames[-1]["message_id"]
     await tab.send_json_to({"type": "generation.cancel", "message_id": reply_id})
-    await asyncio.wait_for(asyncio.gather(*generation.replies.tasks), timeout=30)
+    await asyncio.wait_for(asyncio.gather(*replies.tasks), timeout=30)
     await tab.disconnect()
 
     reply = await stored(reply_id)

@@ -16,8 +16,8 @@ from rest_framework.authtoken.models import Token
 
 import chatproject.settings
 from conversations import events
-from conversations.generation import replies
 from conversations.models import Message
+from conversations.reply_tasks import replies
 from conversations.throttling import GenerationThrottle, Throttled, check_generation_rate
 from tests.conftest import free_port
 from tests.factories import make_conversation
