@@ -40,6 +40,10 @@ _layer_outage = Outage(
 )
 
 
+class SessionEnded(Exception):
+    """The socket's session no longer logs its user in."""
+
+
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
     conversation = None
 
@@ -143,12 +147,19 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(generation.LAYER_RETRY_DELAY)
             await self.join_groups()
 
-    async def still_logged_in(self) -> bool:
-        """Whether this socket's session still logs its user in: a logout deletes it, a
-        password change voids it. Read afresh: the scope holds it as it was at connect."""
+    async def step(self, function, /, *args, **kwargs):
+        """Run `function` on a database worker thread once the socket's session is found
+        to still log its user in (SessionEnded if not), in the same hop: the first step of
+        every frame but a ping. A logout elsewhere may not have reached this socket (a
+        channel layer that was down), and a session also ends by expiry or a password
+        change: the scope holds the session as it was at connect."""
+        return await run_step(self._logged_in_then, function, args, kwargs)
+
+    def _logged_in_then(self, function, args, kwargs):
         session_key = self.scope["session"].session_key
-        user_id = await run_step(selectors.session_user_id, session_key=session_key)
-        return user_id == self.scope["user"].pk
+        if selectors.session_user_id(session_key=session_key) != self.scope["user"].pk:
+            raise SessionEnded()
+        return function(*args, **kwargs)
 
     async def end_session(self):
         """Say the session has ended and close, hearing nothing more meanwhile."""
@@ -170,13 +181,6 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.send_error("invalid_frame", 'A frame is a JSON object with a "type".')
             return
-        # A logout elsewhere may not have reached this socket (a channel layer that was
-        # down), and a session also ends by expiry or a password change. A heartbeat
-        # reads and changes nothing: it is spared this database read, sent as it is
-        # every few seconds by every quiet tab.
-        if frame["type"] != "ping" and not await self.still_logged_in():
-            await self.end_session()
-            return
         handler = self.frame_handlers.get(frame["type"])
         if handler is None:
             known = ", ".join(sorted(self.frame_handlers))
@@ -190,6 +194,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         answering = {"idempotency_key": key} if key and isinstance(key, str) else {}
         try:
             await getattr(self, handler)(frame)
+        except SessionEnded:
+            await self.end_session()
         except ValidationError as exc:
             await self.send_json(events.error(**validation_error_body(exc.detail), **answering))
         except (ConversationError, Http404) as exc:
@@ -228,7 +234,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def get_message(self, message_id) -> Message:
         """A message of this socket's conversation; any other id is not found."""
-        return await run_step(self._message_of, message_id)
+        return await self.step(self._message_of, message_id)
 
     def _message_of(self, message_id) -> Message:
         message = selectors.message_get_for_user(user=self.scope["user"], id=message_id)
@@ -236,13 +242,22 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             raise Http404("No such message in this conversation.")
         return message
 
-    async def check_rate(self) -> None:
-        await run_step(check_generation_rate, self.scope["user"])
+    async def start_turn(self, service, message_id=None, **fields) -> None:
+        """Store a turn through `service` (given the message `message_id` of this
+        conversation, if any) within the user's reply rate, in one step, and start its
+        reply. The reply runs on its own: the handler returns at once."""
+        reply, created = await self.step(self._turn, service, message_id, fields)
+        await generation.reply_start(reply, created=created)
+
+    def _turn(self, service, message_id, fields):
+        if message_id is not None:
+            fields["message"] = self._message_of(message_id)
+        check_generation_rate(self.scope["user"])
+        return service(**fields)
 
     async def create_message(self, frame):
         data = validated(CreateFrameSerializer, frame)
-        await self.check_rate()
-        reply, created = await run_step(
+        await self.start_turn(
             services.message_continue,
             conversation=self.conversation,
             content=data["content"],
@@ -252,43 +267,33 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             idempotency_key=data["idempotency_key"],
             model=data["model"],
         )
-        # The reply runs on its own: this handler returns at once.
-        await generation.reply_start(reply, created=created)
 
     async def edit_message(self, frame):
         data = validated(EditFrameSerializer, frame)
-        await self.check_rate()
-        message = await self.get_message(data["message_id"])
-        reply, created = await run_step(
+        await self.start_turn(
             services.message_edit,
-            message=message,
+            data["message_id"],
             content=data["content"],
             references=data.get("references"),
             attachments=data["attachments"],
             idempotency_key=data["idempotency_key"],
             model=data["model"],
         )
-        # The reply runs on its own: this handler returns at once.
-        await generation.reply_start(reply, created=created)
 
     async def reset_message(self, frame):
         data = validated(ResetFrameSerializer, frame)
-        message = await self.get_message(data["message_id"])
-        await self.check_rate()
-        reply, created = await run_step(
-            services.message_reset, message=message, model=data["model"]
-        )
-        # The reply runs on its own: this handler returns at once.
-        await generation.reply_start(reply, created=created)
+        await self.start_turn(services.message_reset, data["message_id"], model=data["model"])
 
     async def cancel_generation(self, frame):
-        message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
-        await run_step(services.message_cancel, message=message)
+        message_id = validated(MessageIdSerializer, frame)["message_id"]
+        await self.step(lambda: services.message_cancel(message=self._message_of(message_id)))
 
     async def switch_branch(self, frame):
-        message = await self.get_message(validated(MessageIdSerializer, frame)["message_id"])
-        await run_step(
-            services.conversation_switch_branch, conversation=self.conversation, message=message
+        message_id = validated(MessageIdSerializer, frame)["message_id"]
+        await self.step(
+            lambda: services.conversation_switch_branch(
+                conversation=self.conversation, message=self._message_of(message_id)
+            )
         )
 
     async def sync(self, frame):

@@ -55,7 +55,7 @@ def _check_item(position: int, item) -> dict:
     return dict(item)
 
 
-def _attachment_items(owner, attachment_ids) -> list[dict]:
+def _attachment_items(owner_id, attachment_ids) -> list[dict]:
     if not isinstance(attachment_ids, list | tuple):
         raise InvalidAttachment("attachments must be a list of attachment ids.")
     limit = settings.CHAT_MAX_ATTACHMENTS
@@ -65,7 +65,7 @@ def _attachment_items(owner, attachment_ids) -> list[dict]:
         ids = [uuid.UUID(str(value)) for value in attachment_ids]
     except ValueError:
         raise InvalidAttachment("attachments must be attachment ids (UUIDs).") from None
-    found = Attachment.objects.filter(owner=owner, id__in=ids).in_bulk()
+    found = Attachment.objects.filter(owner_id=owner_id, id__in=ids).in_bulk()
     items = []
     for attachment_id in ids:
         attachment = found.get(attachment_id)
@@ -80,7 +80,7 @@ def _attachment_items(owner, attachment_ids) -> list[dict]:
     return items
 
 
-def _check_file_ids(owner, items: list[dict]) -> None:
+def _check_file_ids(owner_id, items: list[dict]) -> None:
     ids = {item["file_id"] for item in items if item.get("file_id")}
     if not ids:
         return
@@ -88,13 +88,15 @@ def _check_file_ids(owner, items: list[dict]) -> None:
         parsed = {uuid.UUID(value) for value in ids}
     except ValueError:
         raise InvalidAttachment("file_id must be an attachment id (UUID).") from None
-    owned = set(Attachment.objects.filter(owner=owner, id__in=parsed).values_list("id", flat=True))
+    owned = set(
+        Attachment.objects.filter(owner_id=owner_id, id__in=parsed).values_list("id", flat=True)
+    )
     missing = parsed - owned
     if missing:
         raise InvalidAttachment(f"Attachment {sorted(map(str, missing))[0]} is not yours.")
 
 
-def parse_user_content(content, *, owner, attachments=()) -> list[dict]:
+def parse_user_content(content, *, owner_id, attachments=()) -> list[dict]:
     """A user's content (text or items, plus attachment ids) as checked flat items."""
     if isinstance(content, str):
         items = [{"type": "input_text", "text": content}] if content.strip() else []
@@ -104,8 +106,8 @@ def parse_user_content(content, *, owner, attachments=()) -> list[dict]:
         items = []
     else:
         raise InvalidContent("content must be a string or a list of content items.")
-    _check_file_ids(owner, items)
-    items += _attachment_items(owner, list(attachments or ()))
+    _check_file_ids(owner_id, items)
+    items += _attachment_items(owner_id, list(attachments or ()))
     items = [item for item in items if item["type"] != "input_text" or item["text"].strip() != ""]
     if not items:
         raise EmptyContent("The message is empty: send some text, an image or a file.")

@@ -92,8 +92,11 @@ class ReplyRunner:
 
     streaming_now = 0  # runners of this process streaming at the moment
 
-    def __init__(self, reply_id):
+    def __init__(self, reply_id, fresh: Message | None = None):
         self.reply_id = reply_id
+        # The reply as the turn that created it left it (its conversation and empty
+        # content loaded), sparing the start a read of what was just written.
+        self.fresh = fresh
         self.accumulator = ReplyAccumulator()
         self.conversation_id = None
         self.base = {}  # the reply as stored at the start, for snapshots
@@ -117,9 +120,14 @@ class ReplyRunner:
 
     @transaction.atomic
     def load(self) -> tuple[Message, Conversation, list[dict]]:
-        if replies.process is not None:
-            services.reply_attach_runner(reply_id=self.reply_id, process=replies.process)
-        reply = Message.objects.select_related("conversation").get(id=self.reply_id)
+        running = services.reply_attach_runner(reply_id=self.reply_id, process=replies.process)
+        reply = self.fresh
+        if reply is None or not running:
+            reply = (
+                Message.objects.select_related("conversation")
+                .prefetch_related("content", "references")
+                .get(id=self.reply_id)
+            )
         self.base = message_to_dict(reply)
         self.stored = copy.deepcopy(self.base["content"])
         return reply, reply.conversation, reply_input(reply=reply)
@@ -383,11 +391,11 @@ class ReplyRunner:
         return await database(self.finish)(status, error, claim_next=not replies.closing())
 
 
-async def run_reply(reply_id) -> Message | None:
-    """Run one reply, then the replies queued behind it in the same conversation, each
-    started by the finish of the one before. A process shutting down leaves them queued,
-    for a process that stays (its watcher) to run."""
-    runner = ReplyRunner(reply_id)
+async def run_reply(reply_id, fresh: Message | None = None) -> Message | None:
+    """Run one reply (`fresh`: as its turn created it), then the replies queued behind it
+    in the same conversation, each started by the finish of the one before. A process
+    shutting down leaves them queued, for a process that stays (its watcher) to run."""
+    runner = ReplyRunner(reply_id, fresh)
     reply = await runner.run()
     while runner.following is not None:
         runner = ReplyRunner(runner.following.id)
@@ -422,7 +430,7 @@ async def reply_start(reply: Message, *, created: bool = True, wait: bool = Fals
     # lives long enough to run the reply: it runs in the caller's context and thread.
     detached = not wait or replies.serving()
     if reply.status == Message.Status.IN_PROGRESS:
-        task = replies.own(run_reply(reply.id), detached=detached)
+        task = replies.own(run_reply(reply.id, reply), detached=detached)
     elif reply.status == Message.Status.QUEUED:
         task = replies.own(run_queued(reply.conversation_id), detached=detached)
     else:

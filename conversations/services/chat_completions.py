@@ -89,7 +89,7 @@ def _turn(message, position: int, owner) -> tuple[str, list[dict]]:
                 _user_part(part, f"{where}.content[{index}]") for index, part in enumerate(content)
             ]
         try:
-            return role, parse_user_content(content, owner=owner)
+            return role, parse_user_content(content, owner_id=owner.pk)
         except InvalidContent as exc:
             raise InvalidContent(exc.detail, param=f"{where}.content") from None
     if role == "tool":

@@ -53,15 +53,18 @@ def lock_conversation(conversation_id) -> Conversation:
 def create_message(*, conversation, parent, role, items=(), references=(), **fields) -> Message:
     """A message with its content items and references (no lock, no frame)."""
     message = Message.objects.create(conversation=conversation, parent=parent, role=role, **fields)
-    ContentItem.objects.bulk_create(
+    content = ContentItem.objects.bulk_create(
         [
             content_item_from_dict(item, message=message, index=i, render=True)
             for i, item in enumerate(items)
         ]
     )
-    Reference.objects.bulk_create(
+    references = Reference.objects.bulk_create(
         [reference_from_dict(ref, message=message, index=i) for i, ref in enumerate(references)]
     )
+    # As `prefetch_related` leaves them: its frames and its runner read them without
+    # asking the database again for what was just written.
+    message._prefetched_objects_cache = {"content": content, "references": references}
     return message
 
 
@@ -244,7 +247,7 @@ def message_continue(
     return _append_turn(
         conversation=conversation,
         parent_for=parent_for,
-        items=parse_user_content(content, owner=conversation.owner, attachments=attachments),
+        items=parse_user_content(content, owner_id=conversation.owner_id, attachments=attachments),
         references=parse_references(references),
         idempotency_key=idempotency_key,
         model=model,
@@ -276,11 +279,11 @@ def message_edit(
             raise NotEditable("That message was deleted.")
         return message.parent
 
-    owner = message.conversation.owner
+    owner_id = message.conversation.owner_id
     return _append_turn(
         conversation=message.conversation,
         parent_for=parent_for,
-        items=parse_user_content(content, owner=owner, attachments=attachments),
+        items=parse_user_content(content, owner_id=owner_id, attachments=attachments),
         references=references,
         idempotency_key=idempotency_key,
         model=model,

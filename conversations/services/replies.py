@@ -145,9 +145,11 @@ def server_process_retire(*, process: ServerProcess) -> None:
     ServerProcess.objects.filter(id=process.id).delete()
 
 
-def reply_attach_runner(*, reply_id, process: ServerProcess) -> None:
-    """Record which server process runs the reply, so it is recovered if that one dies."""
-    Message.objects.filter(id=reply_id, status=Message.Status.IN_PROGRESS).update(runner=process)
+def reply_attach_runner(*, reply_id, process: ServerProcess | None) -> bool:
+    """Record which server process runs the reply (None: it runs outside one), so it is
+    recovered if that one dies; False when the reply is no longer in progress."""
+    running = Message.objects.filter(id=reply_id, status=Message.Status.IN_PROGRESS)
+    return running.update(runner=process) == 1
 
 
 def replies_recover_stale(*, silent_for, process_silent_for, alive=None) -> list:

@@ -18,7 +18,7 @@ def _message_turn(item: dict, where: str, owner) -> tuple[str, list[dict]]:
     role, content = item.get("role"), item.get("content")
     if role == "user":
         try:
-            return role, parse_user_content(content, owner=owner)
+            return role, parse_user_content(content, owner_id=owner.pk)
         except InvalidContent as exc:
             raise InvalidContent(exc.detail, param=f"{where}.content") from None
     if role in SYSTEM_ROLES:
@@ -36,7 +36,7 @@ def input_turns(value, owner, *, field: str = "input") -> list[tuple[str, list[d
     (the user's text), or items (messages, function calls and their outputs; reasoning
     items sent back are skipped, the stored reply keeps its own)."""
     if isinstance(value, str):
-        return [("user", parse_user_content(value, owner=owner))]
+        return [("user", parse_user_content(value, owner_id=owner.pk))]
     if not isinstance(value, list) or not value:
         raise InvalidContent(f"{field} must be a string or a non-empty list of items.", param=field)
     turns = []
