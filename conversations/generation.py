@@ -5,9 +5,9 @@ Every reply starts through `reply_start`, whatever asked for it, and belongs to 
 `ReplyRunner` task owned by the process-wide `replies` registry (`reply_tasks`), never
 to the socket or request that asked for it. Deltas go to the conversation's channel-layer
 group, numbered by `seq` and coalesced; the text is written in batches
-(`CHECKPOINT_INTERVAL`), not per token. Each runner also listens on a channel of its own
-(group `reply.<id>`) for `sync` requests, answered with an exact snapshot, and for cancels
-coming from any process.
+(`CHECKPOINT_INTERVAL`, spaced out as the reply grows), not per token. Each runner also
+listens on a channel of its own (group `reply.<id>`) for `sync` requests, answered with
+an exact snapshot, and for cancels coming from any process.
 """
 
 import asyncio
@@ -39,9 +39,11 @@ COALESCE_INTERVAL = 0.1
 # one at a time; past that it drops them), each frame at most this late.
 PROCESS_FRAMES_PER_SECOND = 300
 MAX_COALESCE_INTERVAL = 0.25
-# A running reply writes its text at most this often (and once at the end): what a
-# crash can cost, against a transaction per interval for every reply streaming...
+# A running reply first writes its text after this long, then after twice as long each
+# time up to the longest interval (and once at the end): what a crash can cost, against
+# writes that grow with the reply's length (a 20 s reply writes 4 times, not 20)...
 CHECKPOINT_INTERVAL = 1.0
+MAX_CHECKPOINT_INTERVAL = 8.0
 # ...or less often while many replies stream in the process: their checkpoints together
 # take about this many database steps a second, leaving the pool's connections to the
 # requests that start turns (at 1,000 replies, each writes every 10 seconds).
@@ -107,6 +109,7 @@ class ReplyRunner:
         self.flush_handle = None
         self.last_publish = 0.0
         self.last_checkpoint = 0.0
+        self.checkpoint_every = CHECKPOINT_INTERVAL
         self.writing = None  # the checkpoint being written, if any
         self.stored = []  # the content as the last write left it in the database
         self.task = None  # the task streaming the reply
@@ -205,11 +208,11 @@ class ReplyRunner:
         share = ReplyRunner.streaming_now / PROCESS_FRAMES_PER_SECOND
         return min(max(COALESCE_INTERVAL, share), MAX_COALESCE_INTERVAL)
 
-    @staticmethod
-    def checkpoint_interval() -> float:
-        """How long a reply streams between writes, given how many replies stream here."""
+    def checkpoint_interval(self) -> float:
+        """How long the reply streams before its next write, given its writes so far and
+        how many replies stream here."""
         share = ReplyRunner.streaming_now / PROCESS_CHECKPOINTS_PER_SECOND
-        return max(CHECKPOINT_INTERVAL, share)
+        return max(self.checkpoint_every, share)
 
     async def on_delta(self, item_index: int, item_type: str, delta: str) -> None:
         self.pending.append((item_index, item_type, delta))
@@ -224,6 +227,7 @@ class ReplyRunner:
             # Written beside the stream, never in its way: the tokens go on to the tabs
             # while the database is busy, and one write at a time carries all that came.
             self.writing = asyncio.create_task(self.checkpoint(self.accumulator.content))
+            self.checkpoint_every = min(self.checkpoint_every * 2, MAX_CHECKPOINT_INTERVAL)
 
     async def checkpoint(self, content) -> None:
         """Write what arrived so far (`content` None: only a heartbeat); stop the reply if
