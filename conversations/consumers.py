@@ -22,6 +22,7 @@ from .inputs import (
 )
 from .models import Message
 from .outages import Outage
+from .reply_tasks import LAYER_RETRY_DELAY
 from .throttling import check_generation_rate
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 return await self.layer_receive()
             except Exception:
                 _layer_outage.began()
-            await asyncio.sleep(generation.LAYER_RETRY_DELAY)
+            await asyncio.sleep(LAYER_RETRY_DELAY)
             await self.join_groups()
 
     async def step(self, function, /, *args, **kwargs):

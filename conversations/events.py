@@ -141,28 +141,21 @@ def send_event_on_commit(conversation_id, event: dict) -> None:
 
 # Runner control: messages to the runner of one reply, in whichever process it runs.
 
+# The channel-layer group of every serving process's control channel: a control message
+# for a reply run in another process goes to them all, and the one running it acts.
+RUNNERS_GROUP = "replies.runners"
 
-def reply_group(reply_id) -> str:
-    """The channel-layer group of the runner of one reply (sync requests, cancels)."""
-    return f"reply.{reply_id}"
-
-
-# What a runner is asked: a snapshot sent to the channel `reply_to`, to stop streaming
-# because the reply was cancelled, or to stop listening because the reply has ended.
+# What a runner is asked: a snapshot sent to the channel `reply_to`, or to stop streaming
+# because the reply was cancelled. A process's control channel is also told to stop.
 REPLY_SYNC = "reply.sync"
 REPLY_CANCEL = "reply.cancel"
 REPLY_STOP = "reply.stop"
 
 
-def reply_control(kind: str, **fields) -> dict:
-    """A control message of type `kind` (one of the REPLY_* types) for a runner."""
-    return {"type": kind, **fields}
-
-
-def send_to_runner_on_commit(reply_id, message: dict) -> None:
-    """Send a control message to the runner of `reply_id` once the transaction commits."""
-    # Robust: a runner that misses a cancel still sees it at its next checkpoint.
-    _group_send_on_commit(reply_group(reply_id), message)
+def reply_control(kind: str, reply_id=None, **fields) -> dict:
+    """A control message of type `kind` (one of the REPLY_* types) for the runner of
+    `reply_id`."""
+    return {"type": kind, "reply_id": str(reply_id) if reply_id else None, **fields}
 
 
 def _group_send_on_commit(group: str, message: dict) -> None:

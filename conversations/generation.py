@@ -5,9 +5,9 @@ Every reply starts through `reply_start`, whatever asked for it, and belongs to 
 `ReplyRunner` task owned by the process-wide `replies` registry (`reply_tasks`), never
 to the socket or request that asked for it. Deltas go to the conversation's channel-layer
 group, numbered by `seq` and coalesced; the text is written in batches
-(`CHECKPOINT_INTERVAL`, spaced out as the reply grows), not per token. Each runner also
-listens on a channel of its own (group `reply.<id>`) for `sync` requests, answered with
-an exact snapshot, and for cancels coming from any process.
+(`CHECKPOINT_INTERVAL`, spaced out as the reply grows), not per token. A runner answers
+`sync` requests with an exact snapshot and stops on a cancel, both coming from any
+process (`reply_tasks.Replies.control`).
 """
 
 import asyncio
@@ -16,7 +16,6 @@ import dataclasses
 import logging
 import time
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
@@ -51,8 +50,6 @@ PROCESS_CHECKPOINTS_PER_SECOND = 100
 # A reply run outside a server process (no heartbeat of its own) shows it is alive this
 # often even while the model is silent (`processes.STALE_AFTER` says when it is lost).
 HEARTBEAT_INTERVAL = 10.0
-# How long the listener waits before listening again after the channel layer failed.
-LAYER_RETRY_DELAY = 1.0
 
 
 def final_status(accumulator: ReplyAccumulator, error: dict | None) -> tuple[str, dict | None]:
@@ -115,8 +112,7 @@ class ReplyRunner:
         self.task = None  # the task streaming the reply
         self.following = None  # the queued reply its finish started, to run next
         self.send_lock = asyncio.Lock()
-        self.layer = get_channel_layer()
-        self.channel = None  # the listener's own channel, once it listens
+        self.loop = None  # the event loop the reply streams on
         self.layer_down = False  # the channel layer failed and has not worked since
 
     # Database steps (sync, run through `database`)
@@ -267,48 +263,26 @@ class ReplyRunner:
         if self.streaming:
             task.cancel()
 
-    async def stop_listening(self, listener: asyncio.Task) -> None:
-        """End the listener with a message rather than a cancel: cancelling a pending
-        channels_redis receive leaves its blocking pop behind and stalls the event loop's
-        shutdown for the layer's pop timeout (5 s per reply run in a request)."""
-        if self.channel is not None and not listener.done():
-            try:
-                await self.layer.send(self.channel, events.reply_control(events.REPLY_STOP))
-                await asyncio.wait_for(asyncio.shield(listener), timeout=1)
-            except Exception:
-                logger.debug("Listener of reply %s did not stop by itself", self.reply_id)
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
+    def control(self, message: dict) -> None:
+        """Act on a control message (a cancel, a sync request), from any thread."""
+        self.loop.call_soon_threadsafe(self._on_control, message)
 
-    async def listen(self, task: asyncio.Task) -> None:
-        """Serve sync requests and cancels for this reply; keep its heartbeat."""
-        channel = self.channel = await self.layer.new_channel()
-        await self.layer.group_add(events.reply_group(self.reply_id), channel)
-        try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(
-                        self.layer.receive(channel), timeout=HEARTBEAT_INTERVAL
-                    )
-                except TimeoutError:
-                    message = None
-                except Exception:
-                    # The channel layer is away: keep the heartbeat, listen again shortly.
-                    self.note_layer_failure()
-                    await asyncio.sleep(LAYER_RETRY_DELAY)
-                    message = None
-                if message is None:
-                    if time.monotonic() - self.last_checkpoint >= HEARTBEAT_INTERVAL:
-                        await self.checkpoint(None)
-                    continue
-                if message["type"] == events.REPLY_STOP:
-                    return
-                if message["type"] == events.REPLY_CANCEL:
-                    self.stop(task)
-                elif message["type"] == events.REPLY_SYNC:
-                    await self.send_snapshot(message["reply_to"])
-        finally:
-            await self.layer.group_discard(events.reply_group(self.reply_id), channel)
+    def _on_control(self, message: dict) -> None:
+        if message["type"] == events.REPLY_CANCEL:
+            if message.get("deleted"):
+                # Its tabs hear it is gone: nothing more of it goes out.
+                self.pending = []
+            self.stop(self.task)
+        elif message["type"] == events.REPLY_SYNC:
+            self.loop.create_task(self.send_snapshot(message.get("reply_to")))
+
+    async def keep_alive(self) -> None:
+        """Show the reply is alive while the model is silent, for a reply run outside a
+        server process (no process heartbeat speaks for it)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            if time.monotonic() - self.last_checkpoint >= HEARTBEAT_INTERVAL:
+                await self.checkpoint(None)
 
     async def stream(self, conversation: Conversation, reply: Message, messages: list[dict]):
         """Feed the model's events through the accumulator, within the time limits."""
@@ -352,7 +326,8 @@ class ReplyRunner:
         self.last_checkpoint = time.monotonic()
         error = None
         streaming = self.task = asyncio.current_task()
-        listener = asyncio.create_task(self.listen(streaming))
+        self.loop = asyncio.get_running_loop()
+        beating = None if replies.process is not None else asyncio.create_task(self.keep_alive())
         self.streaming = True
         ReplyRunner.streaming_now += 1
         replies.runners[str(self.reply_id)] = self
@@ -383,7 +358,8 @@ class ReplyRunner:
             self.streaming = False
             ReplyRunner.streaming_now -= 1
             replies.runners.pop(str(self.reply_id), None)
-            await self.stop_listening(listener)
+            if beating is not None:
+                beating.cancel()
             if self.writing is not None:
                 # The last checkpoint lands before the finish writes over it.
                 await asyncio.gather(self.writing, return_exceptions=True)
@@ -444,13 +420,6 @@ async def reply_start(reply: Message, *, created: bool = True, wait: bool = Fals
 
 
 async def request_sync(reply_id, reply_to: str | None) -> None:
-    """Ask the runner of `reply_id` for a snapshot sent to the channel `reply_to` (None:
-    to every tab and stream): a runner of this process directly, one in another process
-    through the channel layer."""
-    runner = replies.runners.get(str(reply_id))
-    if runner is not None:
-        await runner.send_snapshot(reply_to)
-        return
-    await get_channel_layer().group_send(
-        events.reply_group(reply_id), events.reply_control(events.REPLY_SYNC, reply_to=reply_to)
-    )
+    """Ask the runner of `reply_id`, in whichever process it runs, for a snapshot sent to
+    the channel `reply_to` (None: to every tab and stream)."""
+    await replies.control(events.reply_control(events.REPLY_SYNC, reply_id, reply_to=reply_to))

@@ -75,14 +75,16 @@ async def watch() -> None:
 
 
 async def lifespan(scope, receive, send) -> None:
-    """ASGI lifespan: watch for orphaned replies while serving; cancel replies on shutdown.
+    """ASGI lifespan: watch for orphaned replies and listen for control messages while
+    serving; cancel replies on shutdown.
     MCP sessions open at start-up and close at shutdown."""
-    watcher = None
+    watcher = listener = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             replies.server_loop = asyncio.get_running_loop()
             watcher = asyncio.create_task(watch(), context=detached_context())
+            listener = asyncio.create_task(replies.listen(), context=detached_context())
             hub.start()  # MCP sessions open now, not in the first reply that needs them
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
@@ -93,6 +95,8 @@ async def lifespan(scope, receive, send) -> None:
             replies.closing_loop = asyncio.get_running_loop()
             try:
                 await replies.shutdown()
+                if listener is not None:
+                    await replies.stop_listening(listener)
                 await close_clients()
                 if replies.process is not None:
                     replies.beating.set()

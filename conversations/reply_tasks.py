@@ -1,18 +1,45 @@
-"""The process's running replies: the tasks it owns, the event loop it serves on, and
-how a reply's database steps run (on worker threads in the tasks it owns)."""
+"""The process's running replies: the tasks it owns, the event loop it serves on, how a
+reply's database steps run (on worker threads in the tasks it owns), and how control
+messages (cancel, sync) reach a runner in whichever process it runs.
+
+A process that serves listens on one control channel of the channel layer, a member of
+`events.RUNNERS_GROUP`. A control message goes to a runner of this process directly,
+and to the group otherwise, where only the process running the reply acts on it: a
+reply costs the channel layer nothing unless it is cancelled or synced from elsewhere.
+"""
 
 import asyncio
 import contextvars
 import functools
+import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import transaction
 
+from . import events
 from .db import run_step
+from .outages import Outage
 
 if TYPE_CHECKING:
     from .generation import ReplyRunner
+
+logger = logging.getLogger(__name__)
+
+# How long the control channel waits before listening again after the layer failed...
+LAYER_RETRY_DELAY = 1.0
+# ...and how often it renews its membership of the group, which the layer expires
+# (channels_redis after a day) and loses with a Redis restart.
+GROUP_RENEW_INTERVAL = 60.0
+
+_layer_outage = Outage(
+    logger,
+    failed="The channel layer failed: replies here hear no cancel or sync from elsewhere.",
+    back="The channel layer is back: replies here hear other processes again.",
+)
 
 # True in the tasks the server owns (see `Replies`): their database steps run on worker
 # threads; elsewhere (a caller that waits on the reply it runs) on the caller's thread.
@@ -46,6 +73,7 @@ class Replies:
         self.process = None  # this server process, as recorded while it serves
         self.beating = threading.Event()  # set: this process's heartbeat stops
         self.runners: dict[str, ReplyRunner] = {}  # the replies streaming here, by id
+        self.control_channel = None  # this process's control channel, while it listens
 
     def own(self, coroutine, *, detached: bool = True) -> asyncio.Task:
         """Run `coroutine` as a task this registry owns."""
@@ -83,5 +111,71 @@ class Replies:
             task.cancel()
         await asyncio.gather(*ours, return_exceptions=True)
 
+    async def control(self, message: dict) -> None:
+        """Deliver a control message (`events.reply_control`) to the runner of its reply:
+        directly when it runs in this process, else through the channel layer to every
+        serving process, of which the one running it acts."""
+        runner = self.runners.get(message["reply_id"])
+        if runner is not None:
+            runner.control(message)
+            return
+        await get_channel_layer().group_send(events.RUNNERS_GROUP, message)
+
+    async def listen(self) -> None:
+        """Pass the control messages of other processes to this process's runners, until
+        told to stop (`stop_listening`), through channel-layer outages."""
+        layer = get_channel_layer()
+        channel = self.control_channel = await layer.new_channel()
+        joined = None
+        try:
+            while True:
+                try:
+                    if joined is None or time.monotonic() - joined >= GROUP_RENEW_INTERVAL:
+                        await layer.group_add(events.RUNNERS_GROUP, channel)
+                        joined = time.monotonic()
+                    message = await asyncio.wait_for(
+                        layer.receive(channel), timeout=GROUP_RENEW_INTERVAL
+                    )
+                except TimeoutError:
+                    continue
+                except Exception:
+                    _layer_outage.began()
+                    joined = None
+                    await asyncio.sleep(LAYER_RETRY_DELAY)
+                    continue
+                _layer_outage.ended()
+                if message["type"] == events.REPLY_STOP:
+                    return
+                runner = self.runners.get(message.get("reply_id"))
+                if runner is not None:
+                    runner.control(message)
+        finally:
+            self.control_channel = None
+            try:
+                await layer.group_discard(events.RUNNERS_GROUP, channel)
+            except Exception:
+                logger.debug("The control channel left its group with the layer down")
+
+    async def stop_listening(self, listener: asyncio.Task) -> None:
+        """End `listen` with a message rather than a cancel: cancelling a pending
+        channels_redis receive leaves its blocking pop behind, and the event loop's
+        shutdown waits for it (the layer's pop timeout)."""
+        channel = self.control_channel
+        if channel is not None and not listener.done():
+            try:
+                await get_channel_layer().send(channel, events.reply_control(events.REPLY_STOP))
+                await asyncio.wait_for(asyncio.shield(listener), timeout=1)
+            except Exception:
+                logger.debug("The control channel did not stop by itself")
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+
 
 replies = Replies()
+
+
+def control_on_commit(message: dict) -> None:
+    """Deliver a control message (`Replies.control`) once the current transaction
+    commits; a channel layer that fails is logged, not raised (a runner that misses a
+    cancel still finds it at its next checkpoint)."""
+    transaction.on_commit(lambda: events.run_from_sync(replies.control, message), robust=True)

@@ -3,11 +3,13 @@ import socket
 import threading
 import time
 
+import psycopg
 import pytest
 import uvicorn
 from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from conversations.reply_tasks import replies
 
@@ -27,6 +29,24 @@ def pytest_report_header(config):
     else:
         layer_line = "channel layer: in-memory (fallback: Redis not configured or not reachable)"
     return [db_line, layer_line]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases, left by every connection of this process before
+    they are dropped: a pooled connection or one a worker thread still holds would make
+    PostgreSQL refuse to drop the database (a warning at the end of every run)."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if connection.vendor != "postgresql":
+                continue
+            connection.close_pool()
+            with psycopg.connect(**connection.get_connection_params(), autocommit=True) as own:
+                own.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture(autouse=True)

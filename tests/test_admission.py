@@ -56,9 +56,7 @@ def test_a_request_past_the_limit_waits_for_the_one_in_front(http, alice, fake_o
         assert second.result(timeout=20).status_code == 200
 
 
-def test_a_whole_continue_waiting_on_its_reply_lets_other_requests_in(
-    http, alice, fake_openai
-):
+def test_a_whole_continue_waiting_on_its_reply_lets_other_requests_in(http, alice, fake_openai):
     fake_openai.reply(text=[f"t{number} " for number in range(40)], pace=0.05)
     conversation = make_conversation(alice, title="Waiting")
     with ThreadPoolExecutor(1) as pool:

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from conversations import processes
+from conversations import processes, services
 from conversations.llm.demo import demo_reply
 from conversations.models import Message
 from conversations.rendering import render_markdown
@@ -186,6 +186,28 @@ async def test_a_cancelled_reply_ends_once_with_no_delta_after_its_end(
     assert streamed_text(frames, reply_id) == text_of(final) == stored_text
     await first.disconnect()
     await second.disconnect()
+
+
+async def test_a_reply_deleted_while_it_streams_stops_at_once(
+    conversation, alice, settings, running_replies
+):
+    settings.DEMO_STREAM_DELAY = 0.02
+    _, tab = await open_socket(conversation.id, alice)
+    await tab.send_json_to({"type": "message.create", "content": "Talk for a while"})
+    frames = await receive_until(
+        tab, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
+    )
+    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+    reply = await stored(reply_id)
+    await database_sync_to_async(services.message_delete)(message=reply)
+    await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=10)
+    frames = await frames_until_quiet(tab)
+
+    deleted = next(i for i, f in enumerate(frames) if f["type"] == "message.deleted")
+    late = [f for f in frames[deleted:] if f.get("message_id") == reply_id]
+    assert late == []
+    assert not await Message.objects.filter(id=reply_id).aexists()
+    await tab.disconnect()
 
 
 async def test_a_tab_that_reconnects_mid_stream_ends_with_exactly_the_stored_text(

@@ -9,7 +9,13 @@ from .. import selectors
 from ..errors import InvalidParent
 from ..models import Conversation, Message, Share
 from ..serialization import storable
-from .messages import announce_conversation, create_message, lock_conversation, message_continue
+from .messages import (
+    announce_conversation,
+    create_message,
+    lock_conversation,
+    message_continue,
+    stop_running,
+)
 from .sharing import shares_revoke_before_delete
 
 
@@ -92,6 +98,7 @@ def conversation_delete(*, conversation: Conversation) -> None:
         shares=Share.objects.filter(conversation=conversation),
         reason="The shared conversation was deleted.",
     )
+    stop_running(Message.objects.filter(conversation=conversation))
     # Cut the leaf pointer first so the cascade never trips over it.
     Conversation.objects.filter(id=conversation.id).update(current_leaf=None)
     conversation.delete()

@@ -29,6 +29,7 @@ from ..llm.moderation import moderate, refuses
 from ..model_choices import default_model, model_check
 from ..models import ContentItem, Conversation, Message, Reference, Share
 from ..quotas import quota_check
+from ..reply_tasks import control_on_commit
 from ..serialization import (
     content_item_from_dict,
     item_html,
@@ -62,10 +63,27 @@ def create_message(*, conversation, parent, role, items=(), references=(), **fie
     references = Reference.objects.bulk_create(
         [reference_from_dict(ref, message=message, index=i) for i, ref in enumerate(references)]
     )
-    # As `prefetch_related` leaves them: its frames and its runner read them without
-    # asking the database again for what was just written.
-    message._prefetched_objects_cache = {"content": content, "references": references}
+    # Its frames and its runner read them without asking the database again.
+    prefetched(message, content=content, references=references)
     return message
+
+
+def prefetched(instance, **related) -> None:
+    """Set the related managers `related` of `instance` to rows just written, as
+    `prefetch_related` leaves them (Django's own `prefetch_one_level` does the same)."""
+    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in related.items():
+        queryset = getattr(instance, name).get_queryset()
+        queryset._result_cache = list(rows)
+        queryset._prefetch_done = True
+        cache[name] = queryset
+
+
+def stop_running(messages) -> None:
+    """Tell the runners of the replies among `messages` that are running to stop once the
+    transaction commits (they are being deleted); each stores nothing more."""
+    for reply_id in messages.filter(status=Message.Status.IN_PROGRESS).values_list("id", flat=True):
+        control_on_commit(events.reply_control(events.REPLY_CANCEL, reply_id, deleted=True))
 
 
 def announce_conversation(conversation: Conversation) -> None:
@@ -347,7 +365,7 @@ def message_cancel(*, message: Message) -> Message:
     message.completed_at = timezone.now()
     message.save(update_fields=["status", "completed_at", "updated_at"])
     if was_running:
-        events.send_to_runner_on_commit(message.id, events.reply_control(events.REPLY_CANCEL))
+        control_on_commit(events.reply_control(events.REPLY_CANCEL, message.id))
     else:
         announce_finished(message.id)
     return message
@@ -366,6 +384,7 @@ def message_delete(*, message: Message) -> None:
     shares_revoke_before_delete(
         shares=Share.objects.filter(message_id__in=doomed), reason="The shared message was deleted."
     )
+    stop_running(Message.objects.filter(id__in=doomed))
     Message.objects.filter(id=message.id).delete()
     events.send_event_on_commit(conversation.id, events.message_deleted(doomed))
     announce_conversation(conversation)
