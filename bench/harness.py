@@ -327,7 +327,11 @@ class Client:
         path = f"/api/conversations/{conversation_id}/continue/"
         async with (
             giving_up(reply, timeout),
-            self.http.stream("POST", path, json={"content": prompt, "stream": True}) as response,
+            # No read timeout of its own: the answer may wait its turn on a busy server,
+            # within the reply's whole `timeout` (as a browser waits for it).
+            self.http.stream(
+                "POST", path, json={"content": prompt, "stream": True}, timeout=timeout
+            ) as response,
         ):
             if response.status_code != 200:
                 reply.error = f"HTTP {response.status_code}"
