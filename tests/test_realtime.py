@@ -118,16 +118,23 @@ async def test_closing_the_socket_does_not_stop_the_reply(
     assert "Keep going" in "".join(item.text for item in reply.content.all())
 
 
+async def streaming_reply(conversation, user, content):
+    """Send `content` from a new tab and wait for its reply's first text: (the tab, its
+    frames so far, the reply's id)."""
+    _, tab = await open_socket(conversation.id, user)
+    await tab.send_json_to({"type": "message.create", "content": content})
+    frames = await receive_until(
+        tab, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
+    )
+    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+    return tab, frames, reply_id
+
+
 async def cancel_from_another_tab(conversation, user, content):
     """Send `content` from a first tab and cancel its reply from a second tab once its text
     streams: (first tab, second tab, the first tab's frames so far, the reply's id)."""
-    _, first = await open_socket(conversation.id, user)
+    first, frames, reply_id = await streaming_reply(conversation, user, content)
     _, second = await open_socket(conversation.id, user)
-    await first.send_json_to({"type": "message.create", "content": content})
-    frames = await receive_until(
-        first, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
-    )
-    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
     await second.send_json_to({"type": "generation.cancel", "message_id": reply_id})
     return first, second, frames, reply_id
 
@@ -192,12 +199,7 @@ async def test_a_reply_deleted_while_it_streams_stops_at_once(
     conversation, alice, settings, running_replies
 ):
     settings.DEMO_STREAM_DELAY = 0.02
-    _, tab = await open_socket(conversation.id, alice)
-    await tab.send_json_to({"type": "message.create", "content": "Talk for a while"})
-    frames = await receive_until(
-        tab, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
-    )
-    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+    tab, frames, reply_id = await streaming_reply(conversation, alice, "Talk for a while")
     reply = await stored(reply_id)
     await database_sync_to_async(services.message_delete)(message=reply)
     await asyncio.wait_for(asyncio.gather(*running_replies.tasks), timeout=10)
@@ -214,12 +216,7 @@ async def test_a_tab_that_reconnects_mid_stream_ends_with_exactly_the_stored_tex
     conversation, alice, settings, running_replies
 ):
     settings.DEMO_STREAM_DELAY = 0.02
-    _, tab = await open_socket(conversation.id, alice)
-    await tab.send_json_to({"type": "message.create", "content": "Reconnect test"})
-    frames = await receive_until(
-        tab, lambda f: f["type"] == "message.delta" and f["item_type"] == "output_text"
-    )
-    reply_id = next(f for f in frames if reply_created(f))["message"]["id"]
+    tab, frames, reply_id = await streaming_reply(conversation, alice, "Reconnect test")
     await tab.disconnect()
     await asyncio.sleep(0.1)  # deltas go by while no tab listens
 
