@@ -97,13 +97,22 @@ def _event_message(event: dict) -> dict:
 async def send_event(conversation_id, event: dict) -> None:
     """Send a frame to the conversation's sockets and streams now: those of this process
     directly, those of other processes through the channel layer."""
-    message = _event_message(event)
-    fanout.deliver(conversation_id, message)
+    await send_events(conversation_id, [event])
+
+
+async def send_events(conversation_id, frames: list[dict]) -> None:
+    """Send frames, in order, as `send_event` does, asking the channel layer once whether
+    other processes listen."""
+    messages = [_event_message(frame) for frame in frames]
+    for message in messages:
+        fanout.deliver(conversation_id, message)
     group = conversation_group(conversation_id)
     # A delta is one of many: a socket elsewhere that joined a moment ago catches up on
     # the next. Any other frame comes once, so it asks the layer afresh.
-    if await fanout.others_listen(group, recent_will_do=event["type"] == "message.delta"):
-        await get_channel_layer().group_send(group, {**message, "origin": fanout.ORIGIN})
+    deltas_only = all(frame["type"] == "message.delta" for frame in frames)
+    if await fanout.others_listen(group, recent_will_do=deltas_only):
+        for message in messages:
+            await get_channel_layer().group_send(group, {**message, "origin": fanout.ORIGIN})
 
 
 async def send_event_to(conversation_id, channel: str, event: dict) -> None:
@@ -134,9 +143,15 @@ def run_from_sync(function, *args):
 
 def send_event_on_commit(conversation_id, event: dict) -> None:
     """Send `event` once the current transaction commits, so no tab hears of a rollback."""
-    # Robust: the change is stored; a channel layer that fails costs the tabs this frame
+    send_events_on_commit(conversation_id, [event])
+
+
+def send_events_on_commit(conversation_id, frames: list[dict]) -> None:
+    """Send `frames`, in order, once the current transaction commits: one trip to the
+    event loop and one question to the channel layer for them all."""
+    # Robust: the change is stored; a channel layer that fails costs the tabs these frames
     # (they catch up when their socket reconnects), not the request that made it.
-    transaction.on_commit(lambda: run_from_sync(send_event, conversation_id, event), robust=True)
+    transaction.on_commit(lambda: run_from_sync(send_events, conversation_id, frames), robust=True)
 
 
 # Runner control: messages to the runner of one reply, in whichever process it runs.

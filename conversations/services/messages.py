@@ -157,11 +157,12 @@ def _auto_title(items: list[dict]) -> str:
 
 
 def _announce_created(conversation: Conversation, *messages: Message) -> None:
-    for message in messages:
-        events.send_event_on_commit(
-            conversation.id, events.message_created(message_to_dict(message, rendered=True))
-        )
-    announce_conversation(conversation)
+    """Tell the conversation's tabs, after commit, of new messages and of the conversation
+    as it now stands, in one send."""
+    frames = [events.message_created(message_to_dict(m, rendered=True)) for m in messages]
+    events.send_events_on_commit(
+        conversation.id, [*frames, events.conversation_updated(conversation)]
+    )
 
 
 def _moderated(items: list[dict], references: list[dict]) -> dict | None:
