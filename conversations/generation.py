@@ -144,7 +144,9 @@ class ReplyRunner:
             error=error,
         )
         if reply is not None and claim_next:
-            self.following = services.reply_claim_next(conversation_id=reply.conversation_id)
+            self.following = services.reply_claim_next(
+                conversation_id=reply.conversation_id, locked=True
+            )
         return reply
 
     # Streaming

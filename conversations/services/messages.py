@@ -100,10 +100,16 @@ def announce_finished(reply_id) -> Message:
     for row in final_text:
         row.html = item_html(row)
     ContentItem.objects.bulk_update(final_text, ["html"])
+    announce_final(reply)
+    return reply
+
+
+def announce_final(reply: Message) -> None:
+    """Send the ended reply's one final frame to its tabs after commit (prefetch its
+    content and references)."""
     events.send_event_on_commit(
         reply.conversation_id, events.message_finished(message_to_dict(reply, rendered=True))
     )
-    return reply
 
 
 def _check_idempotency_key(key: str) -> str:

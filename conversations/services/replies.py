@@ -10,53 +10,65 @@ from django.utils import timezone
 
 from ..models import ContentItem, Conversation, Message, ServerProcess
 from ..serialization import content_item_from_dict, storable
-from .messages import UNFINISHED, announce_finished
+from .messages import UNFINISHED, announce_final, announce_finished, prefetched
 from .usage import token_usage_record
 
 
-def _store_content(reply_id, content: list[dict], stored: list[dict] | None) -> None:
+def _store_content(
+    reply_id, content: list[dict], stored: list[dict] | None, *, final: bool = False
+) -> list[ContentItem]:
     """Write a reply's `content` over `stored`, what its runner wrote before (None: not
-    known, so all is written anew). New items are inserted, a text that grew is appended
-    to, another changed item is updated in its row: a checkpoint costs the same however
-    long the reply has grown, and rewrites nothing already stored."""
+    known, so all is written anew), and return its rows. New items are inserted, a text
+    that grew is appended to, another changed item is updated in its row: a checkpoint
+    costs the same however long the reply has grown, and rewrites nothing already stored.
+    `final`: the reply has ended, its model text is stored with its HTML in the same
+    statements."""
     rows = [
-        content_item_from_dict(item, message=Message(id=reply_id), index=index)
+        content_item_from_dict(item, message=Message(id=reply_id), index=index, render=final)
         for index, item in enumerate(content)
     ]
     items = ContentItem.objects.filter(message_id=reply_id)
     if stored is None:
         items.delete()
-        ContentItem.objects.bulk_create(rows)
-        return
+        return ContentItem.objects.bulk_create(rows)
     before = [
         content_item_from_dict(item, message=Message(id=reply_id), index=index)
         for index, item in enumerate(stored)
     ]
     for row, old in zip(rows, before, strict=False):
+        html = {"html": row.html} if final and row.type == ContentItem.Type.OUTPUT_TEXT else {}
         if (row.type, row.text, row.data) == (old.type, old.text, old.data):
+            if html:
+                items.filter(index=row.index).update(**html)
             continue
         if (row.type, row.data) == (old.type, old.data) and row.text.startswith(old.text):
             grown = Concat(F("text"), Value(row.text[len(old.text) :]))
-            items.filter(index=row.index).update(text=grown)
+            items.filter(index=row.index).update(text=grown, **html)
         else:
-            items.filter(index=row.index).update(type=row.type, text=row.text, data=row.data)
+            items.filter(index=row.index).update(
+                type=row.type, text=row.text, data=row.data, **html
+            )
     if len(rows) < len(before):
         items.filter(index__gte=len(rows)).delete()
     ContentItem.objects.bulk_create(rows[len(before) :])
+    return rows
 
 
-def reply_claim_next(*, conversation_id) -> Message | None:
+def reply_claim_next(*, conversation_id, locked: bool = False) -> Message | None:
     """Start the oldest queued reply of the conversation when none is running.
 
     Returns it, now `in_progress` (the caller runs it), or None. The runner calls this
-    when a reply finishes so that the queue drains, in the finish's transaction.
+    when a reply finishes so that the queue drains, in the finish's transaction, which
+    holds the conversation's lock (`locked`): its reply, the one that ran, has ended.
     """
     with transaction.atomic(savepoint=False):
-        if not Conversation.objects.select_for_update().filter(id=conversation_id).exists():
-            return None  # deleted meanwhile (an unstored /v1 completion, once answered)
         replies = Message.objects.filter(conversation_id=conversation_id, status__in=UNFINISHED)
-        if replies.filter(status=Message.Status.IN_PROGRESS).exists():
-            return None
+        if not locked:
+            conversations = Conversation.objects.select_for_update().filter(id=conversation_id)
+            if not conversations.exists():
+                return None  # deleted meanwhile (an unstored /v1 completion, once answered)
+            if replies.filter(status=Message.Status.IN_PROGRESS).exists():
+                return None
         reply = replies.filter(status=Message.Status.QUEUED).order_by("created_at").first()
         if reply is None:
             return None
@@ -91,7 +103,7 @@ def reply_finish(
             return None
         if reply.status == Message.Status.CANCELLED:
             status = Message.Status.CANCELLED
-        _store_content(reply.id, content, stored)
+        rows = _store_content(reply.id, content, stored, final=True)
         reply.status = status
         reply.usage = usage
         reply.error = storable(error)
@@ -99,7 +111,11 @@ def reply_finish(
         reply.save(update_fields=["status", "usage", "error", "completed_at", "updated_at"])
         token_usage_record(reply=reply, user_id=conversation.owner_id, usage=usage)
         Conversation.objects.filter(id=reply.conversation_id).update(updated_at=timezone.now())
-        return announce_finished(reply.id)
+        # Its final frame from what was just written: a reply has no references (those
+        # are what a user quotes).
+        prefetched(reply, content=rows, references=[])
+        announce_final(reply)
+        return reply
 
 
 def reply_checkpoint(
