@@ -34,7 +34,7 @@ class Admission:
         self.loop, self.gate, self.left = loop, gate, False
 
     def leave(self) -> None:
-        if self.left:
+        if self.left or self.loop.is_closed():
             return
         self.left = True
         self.loop.call_soon_threadsafe(self.gate.release)

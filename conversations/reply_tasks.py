@@ -73,7 +73,7 @@ class Replies:
         self.process = None  # this server process, as recorded while it serves
         self.beating = threading.Event()  # set: this process's heartbeat stops
         self.runners: dict[str, ReplyRunner] = {}  # the replies streaming here, by id
-        self.control_channel = None  # this process's control channel, while it listens
+        self.listening = None  # (layer, channel): this process's control channel, if any
 
     def own(self, coroutine, *, detached: bool = True) -> asyncio.Task:
         """Run `coroutine` as a task this registry owns."""
@@ -119,13 +119,19 @@ class Replies:
         if runner is not None:
             runner.control(message)
             return
-        await get_channel_layer().group_send(events.RUNNERS_GROUP, message)
+        try:
+            await get_channel_layer().group_send(events.RUNNERS_GROUP, message)
+        except Exception:
+            # Lost to an outage: a cancel is stored, and its runner finds it at its next
+            # checkpoint; a tab that asked for a sync asks again when it reconnects.
+            _layer_outage.began()
 
     async def listen(self) -> None:
         """Pass the control messages of other processes to this process's runners, until
         told to stop (`stop_listening`), through channel-layer outages."""
         layer = get_channel_layer()
-        channel = self.control_channel = await layer.new_channel()
+        channel = await layer.new_channel()
+        self.listening = (layer, channel)
         joined = None
         try:
             while True:
@@ -150,7 +156,7 @@ class Replies:
                 if runner is not None:
                     runner.control(message)
         finally:
-            self.control_channel = None
+            self.listening = None
             try:
                 await layer.group_discard(events.RUNNERS_GROUP, channel)
             except Exception:
@@ -160,10 +166,10 @@ class Replies:
         """End `listen` with a message rather than a cancel: cancelling a pending
         channels_redis receive leaves its blocking pop behind, and the event loop's
         shutdown waits for it (the layer's pop timeout)."""
-        channel = self.control_channel
-        if channel is not None and not listener.done():
+        if self.listening is not None and not listener.done():
+            layer, channel = self.listening
             try:
-                await get_channel_layer().send(channel, events.reply_control(events.REPLY_STOP))
+                await layer.send(channel, events.reply_control(events.REPLY_STOP))
                 await asyncio.wait_for(asyncio.shield(listener), timeout=1)
             except Exception:
                 logger.debug("The control channel did not stop by itself")
