@@ -2,11 +2,12 @@
 the others wait their turn, and a request waiting on a reply or streaming lets them in."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
 from conversations.models import Conversation, Message
@@ -36,6 +37,24 @@ def hold_lock(conversation_id, locked: threading.Event, release: threading.Event
         release.wait(20)
 
 
+def wait_for_a_request_on_the_lock() -> None:
+    """Until a request of the server waits on a row lock of the test database."""
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            assert time.monotonic() < deadline, "no request waits on the lock"
+            time.sleep(0.05)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a request blocked on a row lock needs PostgreSQL"
+)
 def test_a_request_past_the_limit_waits_for_the_one_in_front(http, alice, fake_openai):
     fake_openai.reply(text="Answered")
     stuck, other = make_conversation(alice), make_conversation(alice)
@@ -47,6 +66,7 @@ def test_a_request_past_the_limit_waits_for_the_one_in_front(http, alice, fake_o
         first = pool.submit(
             http.post, f"/api/conversations/{stuck.id}/continue/", json={"content": "Hi"}
         )
+        wait_for_a_request_on_the_lock()
         second = pool.submit(http.get, f"/api/conversations/{other.id}/")
         with pytest.raises(TimeoutError):
             second.result(timeout=1.5)
