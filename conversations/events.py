@@ -141,6 +141,14 @@ def run_from_sync(function, *args):
         raise
 
 
+def run_on_commit(function, *args) -> None:
+    """Run the coroutine function `function(*args)` (`run_from_sync`) once the current
+    transaction commits (at once outside one). Robust: what it tells is stored, so a
+    channel layer that fails is logged and costs the listeners the message (they catch
+    up later), not the caller that made the change."""
+    transaction.on_commit(lambda: run_from_sync(function, *args), robust=True)
+
+
 def send_event_on_commit(conversation_id, event: dict) -> None:
     """Send `event` once the current transaction commits, so no tab hears of a rollback."""
     send_events_on_commit(conversation_id, [event])
@@ -148,10 +156,9 @@ def send_event_on_commit(conversation_id, event: dict) -> None:
 
 def send_events_on_commit(conversation_id, frames: list[dict]) -> None:
     """Send `frames`, in order, once the current transaction commits: one trip to the
-    event loop and one question to the channel layer for them all."""
-    # Robust: the change is stored; a channel layer that fails costs the tabs these frames
-    # (they catch up when their socket reconnects), not the request that made it.
-    transaction.on_commit(lambda: run_from_sync(send_events, conversation_id, frames), robust=True)
+    event loop and one question to the channel layer for them all (tabs that miss them
+    catch up when their socket reconnects)."""
+    run_on_commit(send_events, conversation_id, frames)
 
 
 # Runner control: messages to the runner of one reply, in whichever process it runs.
@@ -171,14 +178,6 @@ def reply_control(kind: str, reply_id=None, **fields) -> dict:
     """A control message of type `kind` (one of the REPLY_* types) for the runner of
     `reply_id`."""
     return {"type": kind, "reply_id": str(reply_id) if reply_id else None, **fields}
-
-
-def _group_send_on_commit(group: str, message: dict) -> None:
-    """Send `message` to `group` once the transaction commits (at once outside one); a
-    channel layer that fails is logged, not raised."""
-    transaction.on_commit(
-        lambda: run_from_sync(get_channel_layer().group_send, group, message), robust=True
-    )
 
 
 # Session control: messages to the sockets of one user, in whichever process they run.
@@ -202,6 +201,8 @@ def send_session_ended(user_id, session_key: str) -> None:
     """Tell the sockets of `user_id` that the session `session_key` ended."""
     # Robust: a logout works with the channel layer down; the sockets then find out at
     # their next frame, which checks the session.
-    _group_send_on_commit(
-        user_group(user_id), {"type": SESSION_ENDED, "session": session_digest(session_key)}
+    run_on_commit(
+        get_channel_layer().group_send,
+        user_group(user_id),
+        {"type": SESSION_ENDED, "session": session_digest(session_key)},
     )

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import transaction
 
 from . import events
 from .db import run_step
@@ -115,9 +114,7 @@ class Replies:
         """Deliver a control message (`events.reply_control`) to the runner of its reply:
         directly when it runs in this process, else through the channel layer to every
         serving process, of which the one running it acts."""
-        runner = self.runners.get(message["reply_id"])
-        if runner is not None:
-            runner.control(message)
+        if self._to_runner_here(message):
             return
         try:
             await get_channel_layer().group_send(events.RUNNERS_GROUP, message)
@@ -125,6 +122,14 @@ class Replies:
             # Lost to an outage: a cancel is stored, and its runner finds it at its next
             # checkpoint; a tab that asked for a sync asks again when it reconnects.
             _layer_outage.began()
+
+    def _to_runner_here(self, message: dict) -> bool:
+        """Hand a control message to its reply's runner if it runs in this process."""
+        runner = self.runners.get(message.get("reply_id"))
+        if runner is None:
+            return False
+        runner.control(message)
+        return True
 
     async def listen(self) -> None:
         """Pass the control messages of other processes to this process's runners, until
@@ -152,9 +157,7 @@ class Replies:
                 _layer_outage.ended()
                 if message["type"] == events.REPLY_STOP:
                     return
-                runner = self.runners.get(message.get("reply_id"))
-                if runner is not None:
-                    runner.control(message)
+                self._to_runner_here(message)
         finally:
             self.listening = None
             try:
@@ -184,4 +187,4 @@ def control_on_commit(message: dict) -> None:
     """Deliver a control message (`Replies.control`) once the current transaction
     commits; a channel layer that fails is logged, not raised (a runner that misses a
     cancel still finds it at its next checkpoint)."""
-    transaction.on_commit(lambda: events.run_from_sync(replies.control, message), robust=True)
+    events.run_on_commit(replies.control, message)
