@@ -93,8 +93,8 @@ class ReplyRunner:
 
     def __init__(self, reply_id, fresh: Message | None = None):
         self.reply_id = reply_id
-        # The reply as the turn that created it left it (its conversation and empty
-        # content loaded), sparing the start a read of what was just written.
+        # The reply as the turn that created it left it (its conversation, empty content
+        # and `model_input` loaded, this process its runner): the start reads nothing.
         self.fresh = fresh
         self.accumulator = ReplyAccumulator()
         self.conversation_id = None
@@ -118,18 +118,15 @@ class ReplyRunner:
     # Database steps (sync, run through `database`)
 
     @transaction.atomic
-    def load(self) -> tuple[Message, Conversation, list[dict]]:
-        running = services.reply_attach_runner(reply_id=self.reply_id, process=replies.process)
-        reply = self.fresh
-        if reply is None or not running:
-            reply = (
-                Message.objects.select_related("conversation")
-                .prefetch_related("content", "references")
-                .get(id=self.reply_id)
-            )
-        self.base = message_to_dict(reply)
-        self.stored = copy.deepcopy(self.base["content"])
-        return reply, reply.conversation, reply_input(reply=reply)
+    def load(self) -> tuple[Message, list[dict]]:
+        """The reply, claimed by this process, and what the model reads to write it."""
+        services.reply_attach_runner(reply_id=self.reply_id, process=replies.process)
+        reply = (
+            Message.objects.select_related("conversation")
+            .prefetch_related("content", "references")
+            .get(id=self.reply_id)
+        )
+        return reply, reply_input(reply=reply)
 
     @transaction.atomic
     def finish(self, status: str, error: dict | None, *, claim_next: bool) -> Message | None:
@@ -317,12 +314,18 @@ class ReplyRunner:
 
     async def run(self) -> Message | None:
         """Run the reply; returns it as stored (None when it was deleted meanwhile)."""
-        try:
-            reply, conversation, messages = await database(self.load)()
-        except Message.DoesNotExist:
-            return None
-        if reply.status != Message.Status.IN_PROGRESS:
-            return reply
+        if self.fresh is not None:
+            reply, messages = self.fresh, self.fresh.model_input
+        else:
+            try:
+                reply, messages = await database(self.load)()
+            except Message.DoesNotExist:
+                return None
+            if reply.status != Message.Status.IN_PROGRESS:
+                return reply
+        self.base = message_to_dict(reply)
+        self.stored = copy.deepcopy(self.base["content"])
+        conversation = reply.conversation
         self.conversation_id = conversation.id
         # The first delta goes out at once (no frame before it to gather with).
         self.last_checkpoint = time.monotonic()

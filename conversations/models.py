@@ -108,6 +108,9 @@ class Message(models.Model):
     runner = models.ForeignKey(
         ServerProcess, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
     )
+    # Not stored: what the model reads to write this reply, when the turn that created it
+    # read it (its runner then starts without a database step of its own).
+    model_input: list[dict] | None = None
 
     class Meta:
         ordering = ["created_at"]

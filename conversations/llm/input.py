@@ -60,10 +60,16 @@ def _expand_attachments(messages: list[dict], *, owner_id) -> list[dict]:
     return messages
 
 
-def reply_input(*, reply: Message) -> list[dict]:
+def reply_input(*, reply: Message, parent: Message | None = None) -> list[dict]:
     """The messages the model reads to write `reply`: root -> parent of `reply` (never
-    sibling branches), in the API shape, attachments as data URLs."""
-    path = selectors.message_path(conversation_id=reply.conversation_id, leaf_id=reply.parent_id)
+    sibling branches), in the API shape, attachments as data URLs. `parent`: the reply's
+    parent as its turn holds it (content and references loaded), so that only the
+    messages above it are read."""
+    if parent is None:
+        leaf_id, below = reply.parent_id, []
+    else:
+        leaf_id, below = parent.parent_id, [parent]
+    path = selectors.message_path(conversation_id=reply.conversation_id, leaf_id=leaf_id) + below
     return _expand_attachments(_branch_messages(path), owner_id=reply.conversation.owner_id)
 
 

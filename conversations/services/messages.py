@@ -25,11 +25,12 @@ from ..errors import (
     NotRunning,
 )
 from ..llm.base import ProviderError
+from ..llm.input import reply_input
 from ..llm.moderation import moderate, refuses
 from ..model_choices import default_model, model_check
 from ..models import ContentItem, Conversation, Message, Reference, Share
 from ..quotas import quota_check
-from ..reply_tasks import control_on_commit
+from ..reply_tasks import control_on_commit, replies
 from ..serialization import (
     content_item_from_dict,
     item_html,
@@ -130,7 +131,10 @@ def _reply_create(*, conversation: Conversation, parent: Message, idempotency_ke
     default one): `in_progress` when nothing else runs in the conversation, else `queued`
     (up to CHAT_QUEUE_LIMIT waiting, then GenerationBusy). Every turn comes here, so this
     is where the owner's daily token quota refuses one (QuotaExceeded), before anything
-    of it is committed."""
+    of it is committed.
+
+    A reply that runs at once is this process's to run (the caller starts it) and
+    carries its `model_input`, read under the turn's lock."""
     quota_check(conversation.owner_id)
     statuses = list(
         Message.objects.filter(conversation=conversation, status__in=UNFINISHED).values_list(
@@ -146,14 +150,19 @@ def _reply_create(*, conversation: Conversation, parent: Message, idempotency_ke
             "A reply is being written and "
             f"{settings.CHAT_QUEUE_LIMIT} more are waiting: try again when it has finished."
         )
-    return create_message(
+    running = status == Message.Status.IN_PROGRESS
+    reply = create_message(
         conversation=conversation,
         parent=parent,
         role=Message.Role.ASSISTANT,
         status=status,
         model=conversation.model or default_model(),
         idempotency_key=idempotency_key,
+        runner=replies.process if running else None,
     )
+    if running:
+        reply.model_input = reply_input(reply=reply, parent=parent)
+    return reply
 
 
 def _auto_title(items: list[dict]) -> str:
