@@ -5,6 +5,7 @@ import asyncio
 import logging
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import transaction
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
@@ -157,10 +158,12 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         return await run_step(self._logged_in_then, function, args, kwargs)
 
     def _logged_in_then(self, function, args, kwargs):
-        session_key = self.scope["session"].session_key
-        if selectors.session_user_id(session_key=session_key) != self.scope["user"].pk:
-            raise SessionEnded()
-        return function(*args, **kwargs)
+        # One transaction with what the step writes (a turn), not one more of its own.
+        with transaction.atomic():
+            session_key = self.scope["session"].session_key
+            if selectors.session_user_id(session_key=session_key) != self.scope["user"].pk:
+                raise SessionEnded()
+            return function(*args, **kwargs)
 
     async def end_session(self):
         """Say the session has ended and close, hearing nothing more meanwhile."""

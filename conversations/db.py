@@ -21,10 +21,9 @@ def release_connection() -> None:
 
 @functools.cache
 def _workers() -> ThreadPoolExecutor:
-    # As many threads as the pool has connections: the pool, not a thread, is the limit.
-    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool") or {}
-    size = pool.get("max_size", 10) if isinstance(pool, dict) else 10
-    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="db-steps")
+    return ThreadPoolExecutor(
+        max_workers=settings.DATABASE_STEP_THREADS, thread_name_prefix="db-steps"
+    )
 
 
 def _released(function):
@@ -40,7 +39,7 @@ def _released(function):
 
 async def run_step(function, /, *args, **kwargs):
     """Run `function` on a database worker thread, then give its connection back: the
-    caller holds no connection between steps, and steps of many callers run side by side
-    instead of queueing behind one thread."""
+    caller holds no connection between steps, and the steps of many callers run a few at
+    a time (DATABASE_STEP_THREADS), in the order they came, never behind one thread."""
     run = sync_to_async(_released(function), thread_sensitive=False, executor=_workers())
     return await run(*args, **kwargs)

@@ -446,7 +446,7 @@ def conversation_export(*, conversation: Conversation) -> dict:
     }
 
 
-@transaction.atomic  # the session and its user read in one transaction
+@transaction.atomic(savepoint=False)  # the session and its user read in one transaction
 def session_user_id(*, session_key: str | None):
     """The id of the user the session `session_key` logs in; None once it has ended (a
     logout deletes it, expiry, a password change voids it)."""
