@@ -128,17 +128,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz and /readyz, before the host check, https redirect, sessions and CSP.
     "conversations.health.HealthMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    # Django's own middleware, run on the event loop (conversations/inline_middleware.py).
+    "conversations.inline_middleware.SecurityMiddleware",
     "conversations.csp.ContentSecurityPolicyMiddleware",
     "conversations.asgi_files.StaticFilesMiddleware",
     # Everything after it runs for at most REQUESTS_AT_ONCE requests at once.
     "conversations.admission.AdmissionMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "conversations.inline_middleware.SessionMiddleware",
+    "conversations.inline_middleware.CommonMiddleware",
+    "conversations.inline_middleware.CsrfViewMiddleware",
+    "conversations.inline_middleware.AuthenticationMiddleware",
+    "conversations.inline_middleware.MessageMiddleware",
+    "conversations.inline_middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "chatproject.urls"

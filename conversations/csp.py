@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.utils.deprecation import MiddlewareMixin
 
+from .inline_middleware import InlineMiddlewareMixin
+
 POLICY = {
     "default-src": "'self'",
     "script-src": "'self'",
@@ -39,7 +41,7 @@ def policy_header(request, overrides: dict) -> str:
     return "; ".join(f"{name} {sources}" for name, sources in policy.items())
 
 
-class ContentSecurityPolicyMiddleware(MiddlewareMixin):
+class ContentSecurityPolicyMiddleware(InlineMiddlewareMixin, MiddlewareMixin):
     """Sets the policy on every response, as loosened by `csp_override` for its view."""
 
     def process_response(self, request, response):

@@ -10,6 +10,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 
+from .inline_middleware import InlineMiddlewareMixin
+
 
 def _database_answers() -> bool:
     try:
@@ -55,8 +57,11 @@ def readiness() -> JsonResponse:
     )
 
 
-class HealthMiddleware(MiddlewareMixin):
+class HealthMiddleware(InlineMiddlewareMixin, MiddlewareMixin):
     """`/healthz`: the process serves (no database asked); `/readyz`: it can serve chat."""
+
+    def blocks(self, request) -> bool:
+        return request.path_info == "/readyz"
 
     def process_request(self, request):
         if request.path_info == "/healthz":
