@@ -6,6 +6,7 @@ created); the per-minute generation rate (`throttling`) is a separate limit."""
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -23,7 +24,11 @@ TOTAL = F("input_tokens") + F("output_tokens")
 def daily_quota(user) -> int | None:
     """The quota of `user` (a user or its id) in tokens per 24 hours (None: unlimited):
     their own, set in the admin, else CHAT_DAILY_TOKEN_QUOTA."""
-    own = UserQuota.objects.filter(user=user).first()
+    if isinstance(user, AbstractBaseUser):
+        # Loaded with the user when it was (a turn locks its conversation with both).
+        own = getattr(user, "token_quota", None)
+    else:
+        own = UserQuota.objects.filter(user_id=user).first()
     if own is not None and own.unlimited:
         return None
     if own is not None and own.daily_tokens is not None:

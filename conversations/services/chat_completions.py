@@ -249,7 +249,7 @@ def turns_store(
         if not store:
             conversation.archived = True
             conversation.save(update_fields=["archived"])
-    locked = lock_conversation(conversation.id)
+    locked = lock_conversation(conversation.id, turn=True)
     fields = ["current_leaf", "updated_at"]
     for name, value in (("system_prompt", system_prompt), ("model", model)):
         if value and getattr(locked, name) != value:

@@ -47,9 +47,13 @@ logger = logging.getLogger(__name__)
 UNFINISHED = (Message.Status.QUEUED, Message.Status.IN_PROGRESS)
 
 
-def lock_conversation(conversation_id) -> Conversation:
-    """The conversation row, locked until the transaction ends (serializes tree writes)."""
-    return Conversation.objects.select_for_update().get(id=conversation_id)
+def lock_conversation(conversation_id, *, turn: bool = False) -> Conversation:
+    """The conversation row, locked until the transaction ends (serializes tree writes).
+    `turn`: read with its owner's own quota, which a turn checks (`_reply_create`)."""
+    conversations = Conversation.objects.select_for_update(of=("self",))
+    if turn:
+        conversations = conversations.select_related("owner__token_quota")
+    return conversations.get(id=conversation_id)
 
 
 def create_message(*, conversation, parent, role, items=(), references=(), **fields) -> Message:
@@ -135,7 +139,7 @@ def _reply_create(*, conversation: Conversation, parent: Message, idempotency_ke
 
     A reply that runs at once is this process's to run (the caller starts it) and
     carries its `model_input`, read under the turn's lock."""
-    quota_check(conversation.owner_id)
+    quota_check(conversation.owner)
     statuses = list(
         Message.objects.filter(conversation=conversation, status__in=UNFINISHED).values_list(
             "status", flat=True
@@ -221,7 +225,7 @@ def _append_turn(
     idempotency_key = _check_idempotency_key(idempotency_key)
     model = model_check(model)
     flags = _moderated(items, references)
-    locked = lock_conversation(conversation.id)
+    locked = lock_conversation(conversation.id, turn=True)
     existing = _idempotent_reply(locked, idempotency_key)
     if existing is not None:
         return existing, False
@@ -341,7 +345,7 @@ def message_reset(
         raise NotResettable("This message answers nothing, so it cannot be regenerated.")
     idempotency_key = _check_idempotency_key(idempotency_key)
     model = model_check(model)
-    locked = lock_conversation(message.conversation_id)
+    locked = lock_conversation(message.conversation_id, turn=True)
     existing = _idempotent_reply(locked, idempotency_key)
     if existing is not None:
         return existing, False
