@@ -36,12 +36,17 @@ class Subscription:
         self.group = events.conversation_group(conversation_id)
         self.inbox = fanout.Inbox()
         try:
-            self.channel = async_to_sync(self.layer.new_channel)()
-            async_to_sync(self.layer.group_add)(self.group, self.channel)
+            self.channel = async_to_sync(self._join)()
         except Exception:
             logger.warning("The channel layer failed: streaming this process's replies only")
             self.channel = None
         fanout.listen(self.inbox, conversation_id, self.channel)
+
+    async def _join(self) -> str:
+        """A channel of the layer in the conversation's group (one trip to the loop)."""
+        channel = await self.layer.new_channel()
+        await self.layer.group_add(self.group, channel)
+        return channel
 
     async def close(self) -> None:
         fanout.forget(self.inbox, self.conversation_id, self.channel)
