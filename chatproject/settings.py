@@ -196,15 +196,14 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
 
-# Requests running their synchronous middleware and view at once (each on a thread of
-# its own under ASGI); later ones wait their turn in order (conversations/admission.py).
-# As many as the pool has connections: more would only wait for one, on a thread.
-REQUESTS_AT_ONCE = env_int("REQUESTS_AT_ONCE", env_int("DATABASE_POOL_MAX", 10))
-# Threads that run the database steps of sockets and replies (conversations/db.py); more
-# steps at once wait their turn in order. Their work is mostly Python, which runs one
-# thread at a time: a few keep the database busy, while more would only share the
-# interpreter lock, so that fifty turns at once would all end late instead of the first
-# ones early (`make bench`: first delta at 50 at once, 0.5 s with 10, 0.3 s with 3).
+# Requests running their views at once (each on a thread of its own under ASGI), and
+# threads running the database steps of sockets and replies (conversations/db.py); more
+# wait their turn in order (conversations/admission.py). Their work is mostly Python,
+# which runs one thread at a time: a few keep the database busy, while more would only
+# share the interpreter lock, so that fifty turns at once would all end late instead of
+# the first ones early (`make bench`, first delta at 50 at once: 0.5 s with 10 steps,
+# 0.33 with 3; 0.62 s with 10 requests, 0.45 with 3). At most the pool's size each.
+REQUESTS_AT_ONCE = env_int("REQUESTS_AT_ONCE", 3)
 DATABASE_STEP_THREADS = env_int("DATABASE_STEP_THREADS", 3)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
