@@ -73,15 +73,19 @@ class Subscription:
 
 async def reply_frames(subscription: Subscription, reply: Message, *, from_snapshot=False):
     """The reply's frames in order (and None while it is quiet), ending with its final
-    frame. `from_snapshot`: it is already running, so deltas count only after the snapshot
-    its runner sends, and only those newer than it. Frames of the message it answers
-    (its `message.created`) come too."""
+    frame, or with the `message.deleted` frame that removed it. `from_snapshot`: it is
+    already running, so deltas count only after the snapshot its runner sends, and only
+    those newer than it. Frames of the message it answers (its `message.created`) come
+    too."""
     ours = {str(reply.id), str(reply.parent_id)}
     seq = None if from_snapshot else 0
     async for event in subscription.events():
         if event is None:
             yield None
             continue
+        if event["type"] == "message.deleted" and str(reply.id) in event["message_ids"]:
+            yield event
+            return
         if (event.get("message_id") or event.get("message", {}).get("id")) not in ours:
             continue
         if event["type"] == "message.snapshot":

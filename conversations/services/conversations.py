@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import selectors
+from .. import events, selectors
 from ..errors import InvalidParent
 from ..models import Conversation, Message, Share
 from ..serialization import storable
@@ -98,7 +98,12 @@ def conversation_delete(*, conversation: Conversation) -> None:
         shares=Share.objects.filter(conversation=conversation),
         reason="The shared conversation was deleted.",
     )
-    stop_running(Message.objects.filter(conversation=conversation))
+    messages = Message.objects.filter(conversation=conversation)
+    stop_running(messages)
+    # Its open tabs and streams hear that every message is gone.
+    events.send_event_on_commit(
+        conversation.id, events.message_deleted(messages.values_list("id", flat=True))
+    )
     # Cut the leaf pointer first so the cascade never trips over it.
     Conversation.objects.filter(id=conversation.id).update(current_leaf=None)
     conversation.delete()

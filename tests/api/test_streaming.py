@@ -102,6 +102,30 @@ def test_a_closed_stream_does_not_stop_the_reply(http, conversation, settings):
     assert "Go on without me" in stored_text(reply_id)
 
 
+@pytest.mark.parametrize("deleted", ["reply", "conversation"])
+def test_a_stream_whose_reply_is_deleted_ends_saying_so(http, conversation, settings, deleted):
+    settings.DEMO_STREAM_DELAY = 0.05
+    url = f"/api/conversations/{conversation.id}/continue/"
+    deletes = []
+
+    def delete_at_the_first_text(event):
+        if event["type"] == "message.delta" and not deletes:
+            target = f"/api/messages/{event['message_id']}/"
+            if deleted == "conversation":
+                target = f"/api/conversations/{conversation.id}/"
+            deletes.append((event["message_id"], http.delete(target)))
+        return False
+
+    with http.stream("POST", url, json={"content": "Talk for a while", "stream": True}) as r:
+        events = read_events(r, until=delete_at_the_first_text, seconds=10)
+    reply_id, response = deletes[0]
+    assert response.status_code == 204
+    last = events[-1][1]
+    assert last["type"] == "message.deleted"
+    assert reply_id in last["message_ids"]
+    assert not Message.objects.filter(id=reply_id).exists()
+
+
 def test_a_whole_continue_outlives_a_client_that_hangs_up(http, conversation, fake_openai):
     tokens = [f"t{number} " for number in range(80)]
     fake_openai.reply(text=tokens, pace=0.02)
