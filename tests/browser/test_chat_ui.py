@@ -155,6 +155,21 @@ def test_delete_a_message_then_the_conversation(login, alice):
     assert not Conversation.objects.exists()
 
 
+def test_a_conversation_deleted_in_another_tab_sends_this_one_home(login, alice):
+    page = login(alice, "alice-password")
+    send(page, "Delete me elsewhere")
+    expect(page.locator(REPLY)).to_have_count(1)
+    other = page.context.new_page()
+    other.goto(page.url)
+    expect(other.locator(REPLY)).to_have_count(1)
+
+    other.once("dialog", lambda dialog: dialog.accept())
+    other.locator("#delete-button").click()
+    other.wait_for_url(HOME)
+    page.wait_for_url(HOME)
+    expect(page.locator("#conversation-list")).to_contain_text("No conversations yet.")
+
+
 def test_another_user_sees_none_of_it(login, alice, bob, server_url):
     page = login(alice, "alice-password")
     send(page, "Alice's secret plan")

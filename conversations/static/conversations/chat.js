@@ -67,7 +67,7 @@ async function api(method, path, body) {
   if (!response.ok) {
     const detail = errorText(payload) || `Request failed (${response.status})`;
     showError(typeof detail === "string" ? detail : JSON.stringify(detail));
-    throw new Error(detail);
+    throw Object.assign(new Error(detail), { status: response.status });
   }
   return payload;
 }
@@ -452,9 +452,15 @@ function onFrame(frame) {
       replaceMessage(frame.message);
       break;
     case "message.deleted":
+      // Deleting the conversation (here or in another tab) deletes every message: its
+      // page then has nothing left to show.
+      reload().catch((error) => {
+        if (error.status === 404) goHome();
+      });
+      break;
     case "conversation.updated":
-      if (frame.conversation?.title !== undefined) setTitle(frame.conversation.title);
-      if (frame.type === "message.deleted" || frame.conversation?.current_leaf_id !== lastId()) reload();
+      setTitle(frame.conversation.title);
+      if (frame.conversation.current_leaf_id !== lastId()) reload();
       break;
     case "error":
       if (!onSendRefused(frame)) showError(errorText(frame));
@@ -997,10 +1003,19 @@ $("#archive-button").addEventListener("click", async () => {
   // Archived: back to the list; restored: the conversation, now in the list again.
   location.href = archived ? "/" : `/c/${state.conversation.id}/`;
 });
+// Once: a tab that deletes its conversation also hears of it (`message.deleted`), and a
+// second navigation would abort the first.
+let leaving = false;
+function goHome() {
+  if (leaving) return;
+  leaving = true;
+  location.href = "/";
+}
+
 $("#delete-button").addEventListener("click", async () => {
   if (!confirm("Delete this conversation and all its messages?")) return;
   await api("DELETE", `conversations/${state.conversation.id}/`);
-  location.href = "/";
+  goHome();
 });
 
 // ---------------------------------------------------------------- stop and scroll
