@@ -303,11 +303,11 @@ class ReplyRunner:
                 if first:
                     first = False
                     limit.reschedule(deadline)
-                items = len(self.accumulator.content)
+                items = self.accumulator.item_count
                 change = self.accumulator.apply(storable_event(event))
                 if change is not None:
                     await self.on_delta(*change)
-                elif len(self.accumulator.content) != items:
+                elif self.accumulator.item_count != items:
                     # A tool call or its output: no text to stream, so every tab gets
                     # the reply as it stands.
                     await self.send_snapshot()

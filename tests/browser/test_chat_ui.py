@@ -155,13 +155,19 @@ def test_delete_a_message_then_the_conversation(login, alice):
     assert not Conversation.objects.exists()
 
 
-def test_a_conversation_deleted_in_another_tab_sends_this_one_home(login, alice):
-    page = login(alice, "alice-password")
-    send(page, "Delete me elsewhere")
+def two_tabs(login, user, password, first_message):
+    """A conversation of one turn, open in two tabs of the same browser."""
+    page = login(user, password)
+    send(page, first_message)
     expect(page.locator(REPLY)).to_have_count(1)
     other = page.context.new_page()
     other.goto(page.url)
     expect(other.locator(REPLY)).to_have_count(1)
+    return page, other
+
+
+def test_a_conversation_deleted_in_another_tab_sends_this_one_home(login, alice):
+    page, other = two_tabs(login, alice, "alice-password", "Delete me elsewhere")
 
     other.once("dialog", lambda dialog: dialog.accept())
     other.locator("#delete-button").click()
@@ -300,12 +306,7 @@ def test_attach_an_image_and_see_its_thumbnail(login, alice):
 
 
 def test_a_second_tab_follows_the_stream_and_deletions(login, alice, settings):
-    page = login(alice, "alice-password")
-    send(page, "First, to open a conversation")
-    expect(page.locator(REPLY)).to_have_count(1)
-    other = page.context.new_page()
-    other.goto(page.url)
-    expect(other.locator(REPLY)).to_have_count(1)
+    page, other = two_tabs(login, alice, "alice-password", "First, to open a conversation")
 
     settings.DEMO_STREAM_DELAY = 0.03
     send(page, "Seen from the other tab")
