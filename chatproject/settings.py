@@ -202,7 +202,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # which runs one thread at a time: a few keep the database busy, while more would only
 # share the interpreter lock, so that fifty turns at once would all end late instead of
 # the first ones early (`make bench`, first delta at 50 at once: 0.5 s with 10 steps,
-# 0.33 with 3; 0.62 s with 10 requests, 0.45 with 3). At most the pool's size each.
+# 0.33 with 3; 0.62 s with 10 requests, 0.45 with 3). Keep each under the pool's size.
 REQUESTS_AT_ONCE = env_int("REQUESTS_AT_ONCE", 3)
 DATABASE_STEP_THREADS = env_int("DATABASE_STEP_THREADS", 3)
 

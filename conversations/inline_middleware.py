@@ -3,9 +3,10 @@
 Django runs each method of a `MiddlewareMixin` middleware in a thread under ASGI (one hop
 to a thread and back per `process_request`, `process_view` and `process_response`),
 since a middleware may block. These only read and set headers, cookies and lazy
-attributes, so they run inline: a request made 19 such hops before its view, now 3
-(Django's request signals, the view). When one of them does ask the database (a
-changed session to save), that call alone runs in the request's thread.
+attributes, so they run inline: a request made 19 hops to a thread and back, now 4
+(Django's two request signals, the view, the render of a DRF response). When one of
+them does ask the database (a changed session to save), that call alone runs in the
+request's thread.
 """
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
