@@ -163,8 +163,9 @@ TEMPLATES = [
 
 # SQLite file by default; PostgreSQL (psycopg 3) with Django's connection pool,
 # which replaces persistent connections, so CONN_MAX_AGE stays 0. With the pool, health
-# checks are its `check` on checkout: a connection the server dropped (a restart,
-# pg_terminate_backend) is replaced then, not found out by a request failing on it.
+# checks are made on checkout (chatproject.postgresql): a connection the server dropped
+# (a restart, pg_terminate_backend) is replaced then, not found out by a request failing
+# on it.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
@@ -176,6 +177,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, but a full pool whose connections all serve requests is waited
     # for: the timeout below is for a database that is away.
     DATABASES["default"]["ENGINE"] = "chatproject.postgresql"
+    # The backend checks connections itself, without the pool's ping on every checkout.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # Seconds to open a connection: a server that does not answer is soon given up.

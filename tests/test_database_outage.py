@@ -6,12 +6,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psycopg
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
+from chatproject.postgresql.base import check_connection
 from conversations.models import Conversation
 from tests.factories import make_conversation
 from tests.servers import database_url, server_process
@@ -54,6 +56,28 @@ def test_connections_killed_under_the_pool_are_replaced_unseen(alice):
         statuses = [http.get(f"/api/conversations/{conversation.id}/").status_code]
         statuses += [http.get("/api/conversations/").status_code for _ in range(5)]
     assert statuses == [200] * 6
+
+
+def test_a_connection_is_pinged_on_checkout_only_once_the_server_ended_it():
+    with psycopg.connect(database_url(), autocommit=True, application_name="checked") as alive:
+        alive.execute("SELECT 'the last statement'")
+        check_connection(alive)
+        # Nothing reached the server: its last statement is still ours.
+        assert last_statement("checked") == "SELECT 'the last statement'"
+        assert terminate_connections("checked") == 1
+        with pytest.raises(psycopg.OperationalError):
+            # Its farewell waits on the socket, so the check pings it, which fails.
+            for _ in range(50):
+                check_connection(alive)
+                time.sleep(0.1)
+
+
+def last_statement(application_name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT query FROM pg_stat_activity WHERE application_name = %s", [application_name]
+        )
+        return cursor.fetchone()[0]
 
 
 @pytest.fixture
