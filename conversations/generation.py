@@ -211,12 +211,15 @@ class ReplyRunner:
 
     async def on_delta(self, item_index: int, item_type: str, delta: str) -> None:
         self.pending.append((item_index, item_type, delta))
-        interval = self.coalesce_interval()
-        if time.monotonic() - self.last_publish >= interval:
-            await self.publish()
-        elif self.flush_handle is None:
+        if self.flush_handle is None:
+            wait = self.last_publish + self.coalesce_interval() - time.monotonic()
+            if wait > 0:
+                # Its frame is not due yet: the deltas that come meanwhile wait unread,
+                # then are read in one go (one wake-up of the stream, not one each).
+                await asyncio.sleep(wait)
+            # The frame goes out once all that came is read (the stream waits again).
             loop = asyncio.get_running_loop()
-            self.flush_handle = loop.call_later(interval, lambda: loop.create_task(self.publish()))
+            self.flush_handle = loop.call_soon(lambda: loop.create_task(self.publish()))
         due = time.monotonic() - self.last_checkpoint >= self.checkpoint_interval()
         if due and (self.writing is None or self.writing.done()):
             # Written beside the stream, never in its way: the tokens go on to the tabs
