@@ -58,6 +58,8 @@ def _check_item(position: int, item) -> dict:
 def _attachment_items(owner_id, attachment_ids) -> list[dict]:
     if not isinstance(attachment_ids, list | tuple):
         raise InvalidAttachment("attachments must be a list of attachment ids.")
+    if not attachment_ids:
+        return []  # most messages: not even a query to build
     limit = settings.CHAT_MAX_ATTACHMENTS
     if len(attachment_ids) > limit:
         raise TooManyAttachments(f"At most {limit} attachments per message.")

@@ -13,6 +13,7 @@ process (`reply_tasks.Replies.control`).
 import asyncio
 import copy
 import dataclasses
+import functools
 import logging
 import time
 
@@ -75,14 +76,19 @@ def final_status(accumulator: ReplyAccumulator, error: dict | None) -> tuple[str
     return Message.Status.COMPLETED, None
 
 
+@functools.cache
+def _field_names(event_type: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(event_type))
+
+
 def storable_event(event):
     """A model event whose text the database and the channel layer can hold (a model may
     send U+0000 or lone surrogates): tabs and the stored reply get the same text."""
     changes = {}
-    for field in dataclasses.fields(event):
-        value = getattr(event, field.name)
-        if isinstance(value, str | dict) and (cleaned := storable(value)) != value:
-            changes[field.name] = cleaned
+    for name in _field_names(type(event)):
+        value = getattr(event, name)
+        if isinstance(value, (str, dict)) and (cleaned := storable(value)) != value:
+            changes[name] = cleaned
     return dataclasses.replace(event, **changes) if changes else event
 
 
@@ -218,8 +224,11 @@ class ReplyRunner:
                 # then are read in one go (one wake-up of the stream, not one each).
                 await asyncio.sleep(wait)
             # The frame goes out once all that came is read (the stream waits again).
-            loop = asyncio.get_running_loop()
-            self.flush_handle = loop.call_soon(lambda: loop.create_task(self.publish()))
+            self.flush_handle = asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Send the deltas read so far as frames, and start a checkpoint if one is due."""
+        asyncio.get_running_loop().create_task(self.publish())
         due = time.monotonic() - self.last_checkpoint >= self.checkpoint_interval()
         if due and (self.writing is None or self.writing.done()):
             # Written beside the stream, never in its way: the tokens go on to the tabs

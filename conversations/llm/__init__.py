@@ -1,6 +1,5 @@
 """Everything that talks to a model. `reply_events` is the one entry point."""
 
-import copy
 import functools
 import logging
 
@@ -105,17 +104,18 @@ async def reply_events(
     allowed = [name for name in tool_names(tools or []) if name not in client_names]
     mcp = await mcp_toolset(allowed, exclude=client_names)
     specs = tool_specs(allowed) + mcp.specs() + client_specs
-    reply = ReplyAccumulator()  # this reply so far, sent back to the model after tool calls
+    # This reply so far, sent back to the model after tool calls: its events, folded only
+    # then (most replies call no tool).
+    so_far = []
     for step in range(MAX_TOOL_STEPS):
         history = messages
-        if reply.content:
+        if so_far:
+            reply = ReplyAccumulator()
+            for event in so_far:
+                reply.apply(event)
             history = [
                 *messages,
-                {
-                    "role": "assistant",
-                    "status": "in_progress",
-                    "content": copy.deepcopy(reply.content),
-                },
+                {"role": "assistant", "status": "in_progress", "content": reply.content},
             ]
         offered = specs if step < MAX_TOOL_STEPS - 1 else []
         calls = []
@@ -127,7 +127,7 @@ async def reply_events(
                 calls.append(event)
             if isinstance(event, Finish) and calls:
                 continue  # not the end of the reply: the model answers after the tools
-            reply.apply(event)
+            so_far.append(event)
             yield event
         if not calls:
             return
@@ -140,7 +140,7 @@ async def reply_events(
                 output = FunctionCallOutput(
                     call.call_id, run_tool(call.name, call.arguments, allowed=allowed)
                 )
-            reply.apply(output)
+            so_far.append(output)
             yield output
         if any(call.name in client_names for call in calls):
             yield Finish("tool_calls")  # the client runs those and sends their outputs

@@ -27,7 +27,7 @@ class McpToolset:
     def tag(self, event):
         """`event` with its server named, when it starts or ends a call of one of these
         tools: the stored call and the tool card say which server it went to."""
-        if isinstance(event, FunctionCallStart | FunctionCallDone) and event.name in self.tools:
+        if isinstance(event, (FunctionCallStart, FunctionCallDone)) and event.name in self.tools:
             return dataclasses.replace(event, server=self.tools[event.name].server)
         return event
 

@@ -62,7 +62,8 @@ def test_the_stream_helper_gets_the_final_response(fake_openai, client):
 
 
 def test_a_created_stream_sends_the_documented_events_numbered_from_zero(fake_openai, client):
-    fake_openai.reply(["Hel", "lo"])
+    # Paced further apart than deltas are gathered into one event.
+    fake_openai.reply(["Hel", "lo"], pace=0.3)
 
     events = list(client.responses.create(model="fake-model", input="Hi", stream=True))
 
