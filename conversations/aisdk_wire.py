@@ -10,7 +10,7 @@ server, so their chunks say `dynamic: true` (the client shows them as `dynamic-t
 
 import json
 
-from .events import FINISHED_TYPES
+from .events import FINISHED_TYPES, REPLY_DELETED
 from .openai_wire import DONE, sse
 
 # What a custom backend sends besides `text/event-stream` (the docs ask for it; no client
@@ -165,6 +165,8 @@ class UIMessageChunks:
             if frame["message_id"] != self.reply_id:
                 return []
             return self._delta(frame["item_index"], frame["item_type"], frame["delta"])
+        if frame["type"] == "message.deleted" and self.reply_id in frame["message_ids"]:
+            return [*self._close(), error(REPLY_DELETED), finish_step(), finish()]
         message = frame.get("message") or {}
         if message.get("id") != self.reply_id:
             return []

@@ -50,6 +50,10 @@ def message_deleted(message_ids) -> dict:
     return {"type": "message.deleted", "message_ids": [str(node) for node in message_ids]}
 
 
+# What the OpenAI-compatible and AI SDK streams of a reply say when it is deleted.
+REPLY_DELETED = "The reply was deleted while it was being written."
+
+
 def message_delta(reply_id, item_index: int, item_type: str, delta: str) -> dict:
     """Text added to item `item_index` of a running reply; its runner numbers it (`seq`)."""
     return {

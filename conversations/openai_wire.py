@@ -179,6 +179,12 @@ class ChunkMaker:
             return [self.chunk({"refusal": text})]
         return []  # function_call arguments: the calls go out whole, in `last`
 
+    @staticmethod
+    def deleted(text: str) -> list[dict]:
+        """The chunk that ends a reply deleted while it streamed: an error, which the SDK
+        raises (`APIError`)."""
+        return [error(text, status=404, code="reply_deleted")]
+
     def last(self, reply: dict) -> list[dict]:
         """The chunks that end the reply: its tool calls, its finish reason, and with
         `stream_options.include_usage` a last chunk with no choices and the usage."""

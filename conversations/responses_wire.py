@@ -360,6 +360,10 @@ class ResponseEvents:
             self._event("response.output_item.done", output_index=index, item=item),
         ]
 
+    def deleted(self, text: str) -> list[dict]:
+        """The event that ends a response deleted while it streamed: an `error` event."""
+        return [self._event("error", code="reply_deleted", message=text, param=None)]
+
     def last(self, reply: dict) -> list[dict]:
         """The events that end the response: the open item closed, the client's tool
         calls, then `response.completed`, `response.failed` or `response.incomplete`."""

@@ -36,6 +36,11 @@ async def _event_lines(frames, maker, reply_id, *, discard):
             if frame is None:
                 yield ": keep-alive\n\n"
                 continue
+            if frame["type"] == "message.deleted":
+                # The reply's frames end with it only when it removed the reply.
+                for event in maker.deleted(events.REPLY_DELETED):
+                    yield maker.encode(event)
+                continue
             if frame["type"] == "message.delta" and frame["message_id"] == reply_id:
                 if frame["item_type"] in sent:
                     sent[frame["item_type"]] += len(frame["delta"])

@@ -8,9 +8,12 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from conversations import services
@@ -122,6 +125,35 @@ def test_an_upstream_error_sets_the_clients_error(fake_openai, run_script, packa
     assert result["status"] == "error"
     assert "refused" in result["error"]
     assert Message.objects.get(role="assistant").status == "failed"
+
+
+def delete_the_reply_once_it_streams(seconds=20):
+    """Delete the first reply a little after it starts, as its user would in another tab."""
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            reply = Message.objects.filter(role="assistant", status="in_progress").first()
+            if reply is not None:
+                time.sleep(0.3)  # its text is streaming by now
+                services.message_delete(message=reply)
+                return
+            time.sleep(0.02)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_a_reply_deleted_while_it_streams_sets_the_clients_error(fake_openai, run_script, package):
+    fake_openai.reply(text=[f"t{number} " for number in range(200)], pace=0.02)
+    deleting = threading.Thread(target=delete_the_reply_once_it_streams)
+    deleting.start()
+
+    result = run_script("single_turn", package=package)
+    deleting.join()
+
+    assert result["status"] == "error"
+    assert "deleted" in result["error"]
+    assert not Message.objects.filter(role="assistant").exists()
 
 
 @pytest.mark.parametrize("package", PACKAGES)

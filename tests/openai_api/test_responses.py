@@ -216,6 +216,26 @@ def test_another_users_response_is_not_found(fake_openai, client, sdk, bob_key):
     assert reply_of(created).status == "completed"
 
 
+def test_a_response_deleted_while_it_streams_ends_with_an_error_event(fake_openai, client):
+    fake_openai.reply(text=[f"t{number} " for number in range(200)], pace=0.02)
+
+    stream = client.responses.create(model="fake-model", input="Talk slowly", stream=True)
+    events = []
+    for event in stream:
+        events.append(event)
+        if event.type == "response.output_text.delta":
+            break
+    deleted = client.responses.delete(events[0].response.id)
+    events += list(stream)
+
+    assert deleted is None  # the SDK answers a delete with nothing
+    assert events[-1].type == "error"
+    assert events[-1].code == "reply_deleted"
+    assert "deleted" in events[-1].message
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    assert not Message.objects.filter(role="assistant").exists()
+
+
 def test_a_running_response_can_be_cancelled(fake_openai, client):
     fake_openai.reply(text=[f"t{number} " for number in range(200)], pace=0.05)
 

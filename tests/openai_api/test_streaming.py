@@ -2,8 +2,10 @@ import json
 import time
 
 import httpx
+import openai
+import pytest
 
-from conversations.models import Message
+from conversations.models import Conversation, Message
 
 
 def wait_until_finished(seconds=20) -> Message:
@@ -77,3 +79,20 @@ def test_a_reply_that_fails_mid_stream_ends_the_stream_without_an_error_chunk(
     assert reply.status == "incomplete"
     assert streamed == "".join(item.text for item in reply.content.all())
     assert streamed.startswith("Half")
+
+
+def test_a_stream_whose_reply_is_deleted_raises_in_the_sdk(fake_openai, client, api):
+    fake_openai.reply(text=[f"t{number} " for number in range(200)], pace=0.02)
+    stream = client.chat.completions.create(
+        model="fake-model", messages=[{"role": "user", "content": "Talk"}], stream=True
+    )
+    conversation_id = None
+
+    with pytest.raises(openai.APIError, match="deleted") as raised:
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content and conversation_id is None:
+                conversation_id = chunk.model_extra["conversation_id"]
+                assert api.delete(f"/api/conversations/{conversation_id}/").status_code == 204
+
+    assert raised.value.code == "reply_deleted"
+    assert not Conversation.objects.filter(id=conversation_id).exists()
