@@ -216,15 +216,21 @@ def test_another_users_response_is_not_found(fake_openai, client, sdk, bob_key):
     assert reply_of(created).status == "completed"
 
 
-def test_a_response_deleted_while_it_streams_ends_with_an_error_event(fake_openai, client):
-    fake_openai.reply(text=[f"t{number} " for number in range(200)], pace=0.02)
-
-    stream = client.responses.create(model="fake-model", input="Talk slowly", stream=True)
+def until_the_first_delta(stream) -> list:
+    """The stream's events up to its first text delta; the rest stays in the stream."""
     events = []
     for event in stream:
         events.append(event)
         if event.type == "response.output_text.delta":
             break
+    return events
+
+
+def test_a_response_deleted_while_it_streams_ends_with_an_error_event(fake_openai, client):
+    fake_openai.reply(text=[f"t{number} " for number in range(200)], pace=0.02)
+
+    stream = client.responses.create(model="fake-model", input="Talk slowly", stream=True)
+    events = until_the_first_delta(stream)
     deleted = client.responses.delete(events[0].response.id)
     events += list(stream)
 
@@ -240,11 +246,7 @@ def test_a_running_response_can_be_cancelled(fake_openai, client):
     fake_openai.reply(text=[f"t{number} " for number in range(200)], pace=0.05)
 
     stream = client.responses.create(model="fake-model", input="Count slowly", stream=True)
-    events = []
-    for event in stream:
-        events.append(event)
-        if event.type == "response.output_text.delta":
-            break
+    events = until_the_first_delta(stream)
     cancelled = client.responses.cancel(events[0].response.id)
     events += list(stream)
 
