@@ -227,10 +227,11 @@ class ReplyRunner:
             self.flush_handle = asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Send the deltas read so far as frames, and start a checkpoint if one is due."""
+        """Send the deltas read so far as frames, and start a checkpoint if one is due
+        while the reply streams (once it has ended, only its finish writes)."""
         asyncio.get_running_loop().create_task(self.publish())
         due = time.monotonic() - self.last_checkpoint >= self.checkpoint_interval()
-        if due and (self.writing is None or self.writing.done()):
+        if self.streaming and due and (self.writing is None or self.writing.done()):
             # Written beside the stream, never in its way: the tokens go on to the tabs
             # while the database is busy, and one write at a time carries all that came.
             self.writing = asyncio.create_task(self.checkpoint(self.accumulator.content))
