@@ -110,7 +110,7 @@ class ReplyRunner:
         self.seq = 0
         self.pending = []  # (item_index, item_type, delta) not yet numbered and sent
         self.flush_handle = None
-        self.last_publish = 0.0
+        self.last_publish = 0.0  # so the first delta's frame is due at once
         self.last_checkpoint = 0.0
         self.checkpoint_every = CHECKPOINT_INTERVAL
         self.writing = None  # the checkpoint being written, if any
@@ -340,7 +340,7 @@ class ReplyRunner:
         self.stored = copy.deepcopy(self.base["content"])
         conversation = reply.conversation
         self.conversation_id = conversation.id
-        # The first delta goes out at once (no frame before it to gather with).
+        # The first checkpoint comes an interval into the reply, not at its first delta.
         self.last_checkpoint = time.monotonic()
         error = None
         streaming = self.task = asyncio.current_task()
