@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP to Django, websockets to the conversation consumer, lifespan
 to the reply runners."""
 
+import gc
 import os
 
 from channels.auth import AuthMiddlewareStack
@@ -25,3 +26,11 @@ application = ProtocolTypeRouter(
         "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# What start-up loaded (Django, the app, the SDKs: some 200,000 objects) lives as long as
+# the process: frozen out of the collector's sight, a full collection scans only what
+# serving made since. In sight, each full collection paused every stream for 0.11-0.14 s
+# on the bench's machine and collecting took 4-12 ms of each reply's CPU; frozen, 0.03 s
+# and 1-4 ms (30 replies of 200 and of 2,000 tokens at once).
+gc.collect()
+gc.freeze()
