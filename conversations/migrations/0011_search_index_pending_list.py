@@ -11,7 +11,7 @@ PENDING_LIST_KB = 256
 def limit_pending_list(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
-            "ALTER INDEX content_item_text_search "
+            "ALTER INDEX IF EXISTS content_item_text_search "
             f"SET (gin_pending_list_limit = {PENDING_LIST_KB})"
         )
 
@@ -19,7 +19,7 @@ def limit_pending_list(apps, schema_editor):
 def reset_pending_list(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
-            "ALTER INDEX content_item_text_search RESET (gin_pending_list_limit)"
+            "ALTER INDEX IF EXISTS content_item_text_search RESET (gin_pending_list_limit)"
         )
 
 
