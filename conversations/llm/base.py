@@ -7,7 +7,14 @@ Events coming out are the small dataclasses below, whatever the wire format.
 """
 
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+
+# While a provider streams the model's reply, the connection it reads it from (with
+# `pause_reading` and `resume_reading`), or None: the runner pauses it while deltas wait
+# for their frame, so those that come meanwhile wait in the socket and are read in one go
+# (`generation.ReplyRunner.on_delta`).
+upstream_reading: ContextVar = ContextVar("upstream_reading", default=None)
 
 
 class ProviderError(Exception):

@@ -16,7 +16,7 @@ from .base import (
     Usage,
 )
 from .input import message_to_chat_completion_input
-from .openai_client import DEFAULT_MODEL, client, provider_error
+from .openai_client import DEFAULT_MODEL, client, provider_error, reading
 
 
 def chat_tool(spec: dict) -> dict:
@@ -56,7 +56,7 @@ class OpenAIChatProvider(Provider):
                 stream=True,
                 stream_cls=openai.AsyncStream[object],
             )
-            async with stream as chunks:
+            async with stream as chunks, reading(stream):
                 async for chunk in chunks:
                     if usage := chunk.get("usage"):
                         # The last chunk: usage only, with empty `choices`.

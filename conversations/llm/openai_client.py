@@ -1,12 +1,13 @@
 """What both OpenAI providers share: the SDK client from settings and the error mapping."""
 
 import asyncio
+import contextlib
 import weakref
 
 import openai
 from django.conf import settings
 
-from .base import ProviderError
+from .base import ProviderError, upstream_reading
 
 # The model when neither the conversation nor LLM_MODEL names one.
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -55,6 +56,43 @@ def client() -> openai.AsyncOpenAI:
             max_retries=max_retries,
         )
     return clients[config]
+
+
+class _Reading:
+    """The connection an aiohttp response arrives on, paused and resumed while its body
+    still arrives (once all of it has come, there is nothing to pause)."""
+
+    def __init__(self, response):
+        self.response = response
+        self.paused = None  # the protocol paused, until resumed
+
+    def pause_reading(self) -> None:
+        connection = self.response.connection
+        if connection is not None and not self.response.content.is_eof():
+            self.paused = connection.protocol
+            self.paused.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.paused is not None:
+            self.paused.resume_reading()
+            self.paused = None
+
+
+@contextlib.asynccontextmanager
+async def reading(stream: openai.AsyncStream):
+    """Offer the connection `stream` is read from as `upstream_reading` while it is read.
+    The SDK names no way to it: it is aiohttp's, under the SDK's httpx shim, and when
+    that moves, nothing is offered (the stream is read as it comes)."""
+    try:
+        response = stream.response.stream._stream._aiohttp_response
+    except AttributeError:
+        response = None
+    upstream_reading.set(None if response is None else _Reading(response))
+    try:
+        yield
+    finally:
+        # Set, not reset: a stream left unfinished is closed later, in another context.
+        upstream_reading.set(None)
 
 
 def _body_code(body) -> str:

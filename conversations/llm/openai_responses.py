@@ -22,7 +22,7 @@ from .base import (
     Usage,
 )
 from .input import message_to_responses_input
-from .openai_client import DEFAULT_MODEL, client, provider_error, upstream_error
+from .openai_client import DEFAULT_MODEL, client, provider_error, reading, upstream_error
 
 # `incomplete_details.reason` -> our finish reason.
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -68,7 +68,7 @@ class OpenAIResponsesProvider(Provider):
             )
             # Closing the stream (its end, a cancel, a timeout) frees the connection for
             # the next reply on this client.
-            async with stream as events:
+            async with stream as events, reading(stream):
                 async for event in events:
                     kind = event.get("type")
                     item = event.get("item") or {}
