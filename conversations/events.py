@@ -45,6 +45,11 @@ def message_created(message: dict) -> dict:
     return {"type": "message.created", "message": message}
 
 
+def message_updated(message: dict) -> dict:
+    """A stored message changed in place: some of its items were taken out."""
+    return {"type": "message.updated", "message": message}
+
+
 def message_deleted(message_ids) -> dict:
     """These messages (a message and its subtree) are gone."""
     return {"type": "message.deleted", "message_ids": [str(node) for node in message_ids]}

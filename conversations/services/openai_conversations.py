@@ -6,11 +6,11 @@ from django.http import Http404
 
 from .. import events, responses_wire, selectors
 from ..errors import GenerationBusy, InvalidContent
-from ..models import Conversation, Message, Share
+from ..models import ContentItem, Conversation, Message, Share
 from ..serialization import message_to_dict
 from .chat_completions import turns_store
 from .conversations import conversation_create, conversation_update
-from .messages import UNFINISHED, announce_conversation, lock_conversation
+from .messages import UNFINISHED, announce_conversation, lock_conversation, prefetched
 from .responses import input_turns
 from .sharing import shares_revoke_before_delete
 
@@ -84,9 +84,10 @@ def openai_conversation_update(*, conversation: Conversation, metadata) -> Conve
     )
 
 
-def _content_remove(message: Message, positions: list[int]) -> None:
+def _content_remove(message: Message, positions: list[int]) -> list[ContentItem]:
     """Delete the message's content items at `positions` (in its content, by index); the
-    rest keep their order and are numbered from 0 again, as every reader expects."""
+    rest keep their order and are numbered from 0 again, as every reader expects. Returns
+    the rest."""
     rows = list(message.content.all())
     doomed = {rows[position].id for position in positions}
     message.content.filter(id__in=doomed).delete()
@@ -97,6 +98,7 @@ def _content_remove(message: Message, positions: list[int]) -> None:
         if row.index != index:
             row.index = index
             row.save(update_fields=["index"])
+    return kept
 
 
 def _message_remove(locked: Conversation, message: Message) -> None:
@@ -138,7 +140,11 @@ def openai_conversation_item_delete(*, conversation: Conversation, item_id: str)
     if whole:
         _message_remove(locked, message)
     else:
-        _content_remove(message, positions)
+        prefetched(message, content=_content_remove(message, positions))
+        # Open tabs show the reply without the item at once, not at their next reload.
+        events.send_event_on_commit(
+            locked.id, events.message_updated(message_to_dict(message, rendered=True))
+        )
     locked.save(update_fields=["current_leaf", "updated_at"])
     announce_conversation(locked)
     return locked

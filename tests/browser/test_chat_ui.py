@@ -4,6 +4,7 @@ import base64
 import re
 from datetime import timedelta
 
+import openai
 import pytest
 from playwright.sync_api import expect
 
@@ -164,6 +165,23 @@ def two_tabs(login, user, password, first_message):
     other.goto(page.url)
     expect(other.locator(REPLY)).to_have_count(1)
     return page, other
+
+
+def test_an_item_deleted_through_the_openai_api_leaves_the_open_page(login, alice, server_url):
+    page = login(alice, "alice-password")
+    send(page, "Think aloud")
+    expect(page.locator(REPLY)).to_have_count(1)
+    expect(last_reply(page).locator("details.reasoning")).to_have_count(1)
+    key = services.api_key_create(owner=alice, name="integration")[1]
+    sdk = openai.OpenAI(base_url=f"{server_url}/v1", api_key=key, max_retries=0)
+    conversation_id = f"conv_{Conversation.objects.get().id}"
+    items = sdk.conversations.items.list(conversation_id, order="asc")
+    [reasoning] = [item for item in items if item.type == "reasoning"]
+
+    sdk.conversations.items.delete(reasoning.id, conversation_id=conversation_id)
+
+    expect(last_reply(page).locator("details.reasoning")).to_have_count(0)
+    expect(last_reply(page).locator(".output-text")).to_contain_text("You said: Think aloud")
 
 
 def test_a_conversation_deleted_in_another_tab_sends_this_one_home(login, alice):

@@ -1,11 +1,14 @@
 """`conversations.items.delete`: an item leaves the conversation's item list, the others
 stay in order, and the chat's own API reads the conversation as it is then."""
 
+import asyncio
+
 import openai
 import pytest
 
 from conversations import services
 from conversations.models import Conversation, Message
+from tests.websocket import open_socket
 
 
 def stored(conversation_id: str) -> Conversation:
@@ -86,6 +89,28 @@ def test_a_reasoning_item_leaves_and_its_replys_text_stays(fake_openai, client, 
     assert [(item.index, item.type) for item in reply.content.all()] == [(0, "output_text")]
     assert branch_texts(api, conversation_id) == ["2+2?", "The answer is 4."]
     assert client.responses.retrieve(response.id).output_text == "The answer is 4."
+
+
+async def test_a_tab_open_on_the_conversation_shows_the_reply_without_the_item(
+    fake_openai, client, alice
+):
+    fake_openai.reply("The answer is 4.", reasoning="Two and two")
+    response = await asyncio.to_thread(client.responses.create, model="fake-model", input="2+2?")
+    conversation_id = response.conversation.id
+    [_, reasoning, _] = await asyncio.to_thread(every_item, client, conversation_id)
+    _, tab = await open_socket(conversation_id.removeprefix("conv_"), alice)
+
+    await asyncio.to_thread(
+        client.conversations.items.delete, reasoning.id, conversation_id=conversation_id
+    )
+
+    frame = await tab.receive_json_from(timeout=10)
+    await tab.disconnect()
+    assert frame["type"] == "message.updated"
+    assert frame["message"]["id"] == response.id.removeprefix("resp_")
+    [item] = frame["message"]["content"]
+    assert (item["type"], item["text"]) == ("output_text", "The answer is 4.")
+    assert item["html"].strip() == "<p>The answer is 4.</p>"
 
 
 def test_the_last_reply_leaves_and_the_branch_ends_at_its_question(

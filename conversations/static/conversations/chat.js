@@ -451,6 +451,9 @@ function onFrame(frame) {
       state.streams.delete(frame.message.id);
       replaceMessage(frame.message);
       break;
+    case "message.updated":
+      replaceMessage(frame.message);
+      break;
     case "message.deleted":
       // Deleting the conversation (here or in another tab) deletes every message: its
       // page then has nothing left to show.
