@@ -1,6 +1,5 @@
 """The `openai` provider: Chat Completions, streamed, through the openai SDK."""
 
-import openai
 from django.conf import settings
 
 from .base import (
@@ -16,7 +15,7 @@ from .base import (
     Usage,
 )
 from .input import message_to_chat_completion_input
-from .openai_client import DEFAULT_MODEL, client, provider_error, reading
+from .openai_client import DEFAULT_MODEL, json_events
 
 
 def chat_tool(spec: dict) -> dict:
@@ -44,59 +43,45 @@ class OpenAIChatProvider(Provider):
             "stream_options": {"include_usage": True},
             **options,
         }
-        try:
-            # Chunks as the plain JSON they arrive in: building the SDK's typed chunk for
-            # each token cost more CPU than everything else a reply does (see bench/).
-            # Closing the stream (its end, a cancel, a timeout) frees the connection for
-            # the next reply on this client.
-            stream = await client().post(
-                "/chat/completions",
-                body=body,
-                cast_to=object,
-                stream=True,
-                stream_cls=openai.AsyncStream[object],
-            )
-            async with stream as chunks, reading(stream):
-                async for chunk in chunks:
-                    if usage := chunk.get("usage"):
-                        # The last chunk: usage only, with empty `choices`.
-                        details = usage.get("completion_tokens_details") or {}
-                        yield Usage(
-                            input_tokens=usage.get("prompt_tokens") or 0,
-                            output_tokens=usage.get("completion_tokens") or 0,
-                            reasoning_tokens=details.get("reasoning_tokens") or 0,
-                        )
-                    for choice in chunk.get("choices") or ():
-                        delta = choice.get("delta") or {}
-                        # Reasoning as vLLM, Ollama and DeepSeek stream it (not in OpenAI's).
-                        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                        if reasoning:
-                            yield ReasoningDelta(reasoning)
-                        if content := delta.get("content"):
-                            yield TextDelta(content)
-                        if refusal := delta.get("refusal"):
-                            yield Refusal(refusal)
-                        for position, call in enumerate(delta.get("tool_calls") or ()):
-                            index = call.get("index")
-                            index = position if index is None else index
-                            function = call.get("function") or {}
-                            joined = calls.get(index)
-                            if joined is None:
-                                joined = calls[index] = {
-                                    "id": call.get("id") or f"call_{index}",
-                                    "name": function.get("name") or "",
-                                    "arguments": "",
-                                }
-                                yield FunctionCallStart(joined["id"], joined["name"])
-                            if function.get("name") and not joined["name"]:
-                                joined["name"] = function["name"]
-                            if arguments := function.get("arguments"):
-                                joined["arguments"] += arguments
-                                yield FunctionCallArgumentsDelta(joined["id"], arguments)
-                        if choice.get("finish_reason"):
-                            finish = choice["finish_reason"]
-        except openai.OpenAIError as exc:
-            raise provider_error(exc) from exc
+        async with json_events("/chat/completions", body) as chunks:
+            async for chunk in chunks:
+                if usage := chunk.get("usage"):
+                    # The last chunk: usage only, with empty `choices`.
+                    details = usage.get("completion_tokens_details") or {}
+                    yield Usage(
+                        input_tokens=usage.get("prompt_tokens") or 0,
+                        output_tokens=usage.get("completion_tokens") or 0,
+                        reasoning_tokens=details.get("reasoning_tokens") or 0,
+                    )
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") or {}
+                    # Reasoning as vLLM, Ollama and DeepSeek stream it (not in OpenAI's).
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if reasoning:
+                        yield ReasoningDelta(reasoning)
+                    if content := delta.get("content"):
+                        yield TextDelta(content)
+                    if refusal := delta.get("refusal"):
+                        yield Refusal(refusal)
+                    for position, call in enumerate(delta.get("tool_calls") or ()):
+                        index = call.get("index")
+                        index = position if index is None else index
+                        function = call.get("function") or {}
+                        joined = calls.get(index)
+                        if joined is None:
+                            joined = calls[index] = {
+                                "id": call.get("id") or f"call_{index}",
+                                "name": function.get("name") or "",
+                                "arguments": "",
+                            }
+                            yield FunctionCallStart(joined["id"], joined["name"])
+                        if function.get("name") and not joined["name"]:
+                            joined["name"] = function["name"]
+                        if arguments := function.get("arguments"):
+                            joined["arguments"] += arguments
+                            yield FunctionCallArgumentsDelta(joined["id"], arguments)
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
         if finish is None:
             raise ProviderError(
                 "connection_lost",

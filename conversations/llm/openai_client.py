@@ -79,7 +79,24 @@ class _Reading:
 
 
 @contextlib.asynccontextmanager
-async def reading(stream: openai.AsyncStream):
+async def json_events(path: str, body: dict):
+    """The events of a streamed `POST path` to the model server, as the plain JSON they
+    arrive in (building the SDK's typed chunk for each token cost more CPU than everything
+    else a reply does, see bench/). The SDK's errors come out as ProviderError. Leaving
+    the block (the stream's end, a cancel, a timeout) closes the stream, which frees its
+    connection for the next reply on this client."""
+    try:
+        stream = await client().post(
+            path, body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[object]
+        )
+        async with stream as events, _reading(stream):
+            yield events
+    except openai.OpenAIError as exc:
+        raise provider_error(exc) from exc
+
+
+@contextlib.asynccontextmanager
+async def _reading(stream: openai.AsyncStream):
     """Offer the connection `stream` is read from as `upstream_reading` while it is read.
     The SDK names no way to it: it is aiohttp's, under the SDK's httpx shim, and when
     that moves, nothing is offered (the stream is read as it comes)."""

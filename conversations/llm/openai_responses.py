@@ -4,7 +4,6 @@ We send the whole branch each time with `store=False`, so servers that keep no
 state (Ollama, vLLM, llama.cpp) work as well as OpenAI.
 """
 
-import openai
 from django.conf import settings
 
 from .adapters import as_dict
@@ -22,7 +21,7 @@ from .base import (
     Usage,
 )
 from .input import message_to_responses_input
-from .openai_client import DEFAULT_MODEL, client, provider_error, reading, upstream_error
+from .openai_client import DEFAULT_MODEL, json_events, upstream_error
 
 # `incomplete_details.reason` -> our finish reason.
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -57,72 +56,51 @@ class OpenAIResponsesProvider(Provider):
             "store": False,
             **options,
         }
-        try:
-            # Events as the plain JSON they arrive in, as in the `openai` provider.
-            stream = await client().post(
-                "/responses",
-                body=body,
-                cast_to=object,
-                stream=True,
-                stream_cls=openai.AsyncStream[object],
-            )
-            # Closing the stream (its end, a cancel, a timeout) frees the connection for
-            # the next reply on this client.
-            async with stream as events, reading(stream):
-                async for event in events:
-                    kind = event.get("type")
-                    item = event.get("item") or {}
-                    if kind == "response.output_text.delta":
-                        yield TextDelta(event["delta"])
-                    elif kind in (
-                        "response.reasoning_summary_text.delta",
-                        "response.reasoning_text.delta",  # raw reasoning of open models
-                    ):
-                        yield ReasoningDelta(event["delta"])
-                    elif kind == "response.reasoning_summary_part.added" and event.get(
-                        "summary_index"
-                    ):
-                        yield ReasoningDelta("\n\n")  # summary parts read as paragraphs
-                    elif kind == "response.refusal.delta":
-                        yield Refusal(event["delta"])
-                    elif kind == "response.output_text.annotation.added":
-                        yield Annotation(as_dict(event.get("annotation")))
-                    elif (
-                        kind == "response.output_item.added" and item.get("type") == "function_call"
-                    ):
-                        call_ids[item.get("id") or item["call_id"]] = item["call_id"]
-                        yield FunctionCallStart(item["call_id"], item.get("name") or "")
-                    elif kind == "response.function_call_arguments.delta":
-                        item_id = event.get("item_id")
-                        yield FunctionCallArgumentsDelta(
-                            call_ids.get(item_id, item_id), event["delta"]
-                        )
-                    elif (
-                        kind == "response.output_item.done" and item.get("type") == "function_call"
-                    ):
-                        yield FunctionCallDone(
-                            item["call_id"], item.get("name") or "", item.get("arguments") or ""
-                        )
-                    elif kind in ("response.completed", "response.incomplete"):
-                        response = event.get("response") or {}
-                        usage = _usage(response)
-                        if usage is not None:
-                            yield usage
-                        details = response.get("incomplete_details")
-                        if details is not None:
-                            yield Finish(_INCOMPLETE.get(details.get("reason"), "length"))
-                        else:
-                            yield Finish("tool_calls" if call_ids else "stop")
-                        return
-                    elif kind == "response.failed":
-                        error = (event.get("response") or {}).get("error") or {}
-                        raise upstream_error(
-                            error.get("code") or "", error.get("message") or "The response failed."
-                        )
-                    elif kind == "error":
-                        raise upstream_error(event.get("code") or "", event.get("message") or "")
-        except openai.OpenAIError as exc:
-            raise provider_error(exc) from exc
+        async with json_events("/responses", body) as events:
+            async for event in events:
+                kind = event.get("type")
+                item = event.get("item") or {}
+                if kind == "response.output_text.delta":
+                    yield TextDelta(event["delta"])
+                elif kind in (
+                    "response.reasoning_summary_text.delta",
+                    "response.reasoning_text.delta",  # raw reasoning of open models
+                ):
+                    yield ReasoningDelta(event["delta"])
+                elif kind == "response.reasoning_summary_part.added" and event.get("summary_index"):
+                    yield ReasoningDelta("\n\n")  # summary parts read as paragraphs
+                elif kind == "response.refusal.delta":
+                    yield Refusal(event["delta"])
+                elif kind == "response.output_text.annotation.added":
+                    yield Annotation(as_dict(event.get("annotation")))
+                elif kind == "response.output_item.added" and item.get("type") == "function_call":
+                    call_ids[item.get("id") or item["call_id"]] = item["call_id"]
+                    yield FunctionCallStart(item["call_id"], item.get("name") or "")
+                elif kind == "response.function_call_arguments.delta":
+                    item_id = event.get("item_id")
+                    yield FunctionCallArgumentsDelta(call_ids.get(item_id, item_id), event["delta"])
+                elif kind == "response.output_item.done" and item.get("type") == "function_call":
+                    yield FunctionCallDone(
+                        item["call_id"], item.get("name") or "", item.get("arguments") or ""
+                    )
+                elif kind in ("response.completed", "response.incomplete"):
+                    response = event.get("response") or {}
+                    usage = _usage(response)
+                    if usage is not None:
+                        yield usage
+                    details = response.get("incomplete_details")
+                    if details is not None:
+                        yield Finish(_INCOMPLETE.get(details.get("reason"), "length"))
+                    else:
+                        yield Finish("tool_calls" if call_ids else "stop")
+                    return
+                elif kind == "response.failed":
+                    error = (event.get("response") or {}).get("error") or {}
+                    raise upstream_error(
+                        error.get("code") or "", error.get("message") or "The response failed."
+                    )
+                elif kind == "error":
+                    raise upstream_error(event.get("code") or "", event.get("message") or "")
         raise ProviderError(
             "connection_lost", "The model server ended the stream before the reply was complete."
         )
