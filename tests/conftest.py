@@ -10,6 +10,7 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections
+from rest_framework.test import APIClient
 
 from conversations.reply_tasks import replies
 
@@ -80,6 +81,27 @@ def staff(db):
     return get_user_model().objects.create_user(
         "staff", password="staff-password", is_staff=True, is_superuser=True
     )
+
+
+@pytest.fixture
+def anon():
+    """An API client with no session and no token."""
+    return APIClient()
+
+
+@pytest.fixture
+def api(alice):
+    """Alice's browser session, CSRF checks off (tests/api/test_schema_auth.py checks them)."""
+    client = APIClient()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_api(bob):
+    client = APIClient()
+    client.force_login(bob)
+    return client
 
 
 def free_port() -> int:

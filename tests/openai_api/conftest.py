@@ -4,7 +4,6 @@ upstream (`fake_openai`) or runs the demo model."""
 import openai
 import pytest
 from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from conversations import selectors, services
 from conversations.models import Conversation
@@ -44,26 +43,6 @@ def sdk(server_url):
 @pytest.fixture
 def client(sdk, alice_key):
     return sdk(alice_key)
-
-
-@pytest.fixture
-def anon():
-    return APIClient()
-
-
-@pytest.fixture
-def api(alice):
-    """Alice's browser session, as the API keys page uses it."""
-    client = APIClient()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def bob_api(bob):
-    client = APIClient()
-    client.force_login(bob)
-    return client
 
 
 # The browser test of the API keys page opens pages as the chat's browser tests do.
