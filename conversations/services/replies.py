@@ -93,12 +93,12 @@ def reply_finish(
     # No savepoint inside a caller's transaction (the runner's finish): it rolls back whole.
     with transaction.atomic(savepoint=False):
         # The conversation first, as every tree write (a cancel, say) locks it: taking the
-        # reply's row first could deadlock with them.
-        conversations = Conversation.objects.select_for_update(of=("self",))
-        conversation = conversations.filter(messages__id=reply_id).first()
-        if conversation is None:
+        # reply's row first could deadlock with them. Touching it is what locks it.
+        conversations = Conversation.objects.filter(messages__id=reply_id)
+        if not conversations.update(updated_at=timezone.now()):
             return None
-        reply = Message.objects.filter(id=reply_id).first()
+        replies = Message.objects.annotate(owner_id=F("conversation__owner_id"))
+        reply = replies.filter(id=reply_id).first()
         if reply is None:
             return None
         if reply.status == Message.Status.CANCELLED:
@@ -109,8 +109,7 @@ def reply_finish(
         reply.error = storable(error)
         reply.completed_at = reply.completed_at or timezone.now()
         reply.save(update_fields=["status", "usage", "error", "completed_at", "updated_at"])
-        token_usage_record(reply=reply, user_id=conversation.owner_id, usage=usage)
-        Conversation.objects.filter(id=reply.conversation_id).update(updated_at=timezone.now())
+        token_usage_record(reply=reply, user_id=reply.owner_id, usage=usage)
         # Its final frame from what was just written: a reply has no references (those
         # are what a user quotes).
         prefetched(reply, content=rows, references=[])
