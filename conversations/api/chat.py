@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from .. import aisdk_wire, selectors, services
 from ..serialization import conversation_to_dict
-from ..services.ui_chat import CHAT_ID, TRIGGERS
+from ..services.ui_chat import TRIGGERS
 from ..throttling import GenerationThrottle
 from . import streaming
 
@@ -22,7 +22,7 @@ class ChatRequestSerializer(serializers.Serializer):
     `body` option); other fields are ignored. The AI SDK's persistence docs send only the
     last message, `{id, message}`: that is a `submit-message` of it."""
 
-    id = serializers.RegexField(CHAT_ID, max_length=200)
+    id = serializers.RegexField(selectors.CHAT_ID, max_length=200)
     messages = serializers.ListField(
         child=serializers.JSONField(), allow_empty=False, required=False
     )

@@ -3,6 +3,7 @@ consumers and the admin read through these functions (`selectors.message_path(..
 
 from .conversations import (
     BRANCH_PAGE_SIZE,
+    CHAT_ID,
     MAX_BRANCH_PAGE_SIZE,
     api_key_active,
     api_key_get_for_user,
@@ -48,6 +49,7 @@ from .sharing import (
 
 __all__ = [
     "BRANCH_PAGE_SIZE",
+    "CHAT_ID",
     "MAX_BRANCH_PAGE_SIZE",
     "api_key_active",
     "api_key_get_for_user",

@@ -1,6 +1,7 @@
 """Reads of conversations and their messages (the tree, branches, pages, exports), of
 attachments, API keys and sessions."""
 
+import re
 import uuid
 from collections import defaultdict
 from importlib import import_module
@@ -69,9 +70,16 @@ def conversation_get_for_user(*, user, id) -> Conversation:
         raise Http404("No such conversation.") from None
 
 
+# A chat id goes in URLs as it is (`/api/chat/<id>/stream`): URL-safe characters only.
+CHAT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,200}\Z")
+
+
 def chat_find_for_user(*, user, chat_id: str) -> Conversation | None:
     """The user's conversation an AI SDK chat id names (`/api/chat`): the one remembered
-    under that id, or the one whose own id it is; None when there is none."""
+    under that id, or the one whose own id it is; None when there is none (an id that
+    no chat can have among them)."""
+    if not CHAT_ID.match(chat_id):
+        return None
     found = Conversation.objects.filter(owner=user, chat_id=chat_id).first()
     if found is not None:
         return found

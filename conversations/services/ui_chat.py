@@ -13,7 +13,6 @@ current leaf's, or of the message `messageId` names).
 
 import base64
 import binascii
-import re
 import uuid
 from urllib.parse import unquote_to_bytes
 
@@ -28,8 +27,6 @@ from .messages import message_continue, message_edit, message_reset
 from .sharing import attachment_create
 
 TRIGGERS = ("submit-message", "regenerate-message")
-# A chat id goes in URLs as it is (`/api/chat/<id>/stream`): URL-safe characters only.
-CHAT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,200}\Z")
 # The idempotency key of a reply to a user message the client sent with id `<id>`.
 IDEMPOTENCY_PREFIX = "aisdk:"
 # UI parts of a user message that carry nothing for the model.

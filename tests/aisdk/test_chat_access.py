@@ -140,6 +140,19 @@ def test_an_unknown_chat_has_nothing_to_regenerate_or_read(chat, server_url, ali
     assert httpx.get(f"{server_url}/api/chat/unknown", headers=auth).status_code == 404
 
 
+def test_a_chat_id_no_chat_can_have_is_a_404(chat, server_url, alice_token):
+    """Ids the POST refuses (a NUL, a space, a lone surrogate) name no chat in a URL either:
+    PostgreSQL cannot even be asked about a NUL."""
+    chat(FIRST)
+    auth = {"Authorization": f"Token {alice_token}"}
+
+    for chat_id in ("%00", "mi%00ne", "mi%20ne", "%ED%A0%80", "a" * 201):
+        for path in (f"/api/chat/{chat_id}", f"/api/chat/{chat_id}/stream"):
+            response = httpx.get(f"{server_url}{path}", headers=auth)
+            assert response.status_code == 404, (path, response.text)
+    assert httpx.get(f"{server_url}/api/chat/mine", headers=auth).status_code == 200
+
+
 def test_a_busy_chat_refuses_more_than_its_queue(chat, alice, settings):
     settings.CHAT_QUEUE_LIMIT = 0
     conversation = services.conversation_create(owner=alice)
