@@ -3,6 +3,8 @@
 import csv
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
@@ -12,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from . import selectors, services
+from .admin_input import ChangeListInputMixin
 from .asgi_files import INLINE_TYPES, attachment_response
 from .models import (
     ApiKey,
@@ -94,7 +97,7 @@ class ServiceDeleteMixin:
 
 
 @admin.register(Conversation)
-class ConversationAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
+class ConversationAdmin(ChangeListInputMixin, ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["title_or_id", "owner", "message_count", "archived", "updated_at"]
     list_filter = ["archived", ("owner", admin.RelatedOnlyFieldListFilter), "updated_at"]
     list_select_related = ["owner"]
@@ -195,7 +198,7 @@ class ReferenceInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
+class MessageAdmin(ChangeListInputMixin, ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "conversation", "role", "status", "model", "preview", "created_at"]
     list_filter = ["role", "status", "created_at"]
     list_select_related = ["conversation"]
@@ -217,7 +220,7 @@ class MessageAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
+class FeedbackAdmin(ChangeListInputMixin, ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     # Few, wrapping columns: beside the admin's menu and filters, a 1280 px screen leaves
     # the list about 600 px.
     list_display = ["when", "user_name", "rating", "verdict", "exchange"]
@@ -318,7 +321,7 @@ class FeedbackAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Share)
-class ShareAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
+class ShareAdmin(ChangeListInputMixin, ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "short_token",
         "title",
@@ -350,7 +353,7 @@ class ShareAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ApiKeyAdmin(ChangeListInputMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Keys of the OpenAI-compatible API: who has which, when used; never their secret."""
 
     list_display = ["name", "owner", "shown_prefix", "created_at", "last_used_at", "revoked_at"]
@@ -372,7 +375,7 @@ class ApiKeyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
+class AttachmentAdmin(ChangeListInputMixin, ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["thumbnail", "name", "owner", "content_type", "size", "created_at"]
     list_display_links = ["name"]
     list_filter = ["content_type", "created_at"]
@@ -426,13 +429,22 @@ class AttachmentAdmin(ServiceDeleteMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(ServerProcess)
-class ServerProcessAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ServerProcessAdmin(ChangeListInputMixin, ReadOnlyMixin, admin.ModelAdmin):
     """The server processes running replies, and when each last showed it was alive."""
 
     list_display = ["host", "pid", "started_at", "heartbeat_at"]
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Django's groups page, taking odd input as the project's pages do.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class ChatGroupAdmin(ChangeListInputMixin, GroupAdmin):
+    pass
 
 
 # The models, quota and usage pages (a module of their own: another job).

@@ -5,13 +5,14 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from .admin_input import ChangeListInputMixin
 from .llm.catalog import available_models
 from .models import ModelOption, TokenUsage, UserQuota
 from .quotas import daily_quota, usage_by_user
 
 
 @admin.register(ModelOption)
-class ModelOptionAdmin(admin.ModelAdmin):
+class ModelOptionAdmin(ChangeListInputMixin, admin.ModelAdmin):
     """The picker's models: while any row is enabled, only enabled rows the provider lists
     are offered, in their `position` order; the default row writes the replies of
     conversations that chose no model."""
@@ -42,12 +43,12 @@ if admin.site.is_registered(User):
 
 
 @admin.register(User)
-class ChatUserAdmin(BaseUserAdmin):
+class ChatUserAdmin(ChangeListInputMixin, BaseUserAdmin):
     inlines = [*BaseUserAdmin.inlines, UserQuotaInline]
 
 
 @admin.register(TokenUsage)
-class TokenUsageAdmin(admin.ModelAdmin):
+class TokenUsageAdmin(ChangeListInputMixin, admin.ModelAdmin):
     """What each reply cost; above the rows, their sum per user for the filtered period
     (`created_at`: today, the past 7 days, this month...)."""
 

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from .. import services
+from ..admin_input import ChangeListInputMixin
 from ..errors import InvalidMcpServer
 from ..models import McpServer
 from .hub import hub
@@ -103,7 +104,7 @@ def _when(value) -> str:
 
 
 @admin.register(McpServer)
-class McpServerAdmin(admin.ModelAdmin):
+class McpServerAdmin(ChangeListInputMixin, admin.ModelAdmin):
     """MCP servers added at run time; the list also shows those of `MCP_SERVERS`."""
 
     form = McpServerForm
