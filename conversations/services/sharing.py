@@ -1,5 +1,6 @@
 """What hangs off a conversation: feedback on replies, share links and uploads."""
 
+import re
 import secrets
 import uuid
 from datetime import datetime
@@ -125,13 +126,21 @@ def share_record_view(*, share: Share) -> None:
 # Attachments
 
 
+# A media type as RFC 6838 spells one (`type/subtype`), within the column's 100 characters.
+MEDIA_TYPE = re.compile(r"(?=.{3,100}\Z)[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+
+
 def attachment_create(*, owner, file) -> Attachment:
-    """Store an uploaded image or file; messages refer to it by id (`file_id`)."""
+    """Store an uploaded image or file; messages refer to it by id (`file_id`). The type
+    the client declared is served back as a header: one that is not a media type is
+    stored as plain bytes (`application/octet-stream`)."""
     check_upload_size(file.size)
-    name = (file.name or "upload").rsplit("/", 1)[-1][:255]
-    content_type = getattr(file, "content_type", None) or "application/octet-stream"
+    name = storable((file.name or "upload").rsplit("/", 1)[-1][:255])
+    content_type = (getattr(file, "content_type", None) or "").lower()
+    if not MEDIA_TYPE.fullmatch(content_type):
+        content_type = "application/octet-stream"
     return Attachment.objects.create(
-        owner=owner, file=file, name=name, content_type=content_type[:100], size=file.size
+        owner=owner, file=file, name=name, content_type=content_type, size=file.size
     )
 
 

@@ -247,6 +247,21 @@ def test_a_file_sent_as_a_data_url_is_stored_as_an_upload(fake_openai, chat, ali
     assert sent[0]["image_url"]["url"] == f"data:image/png;base64,{png}"
 
 
+def test_a_data_url_with_odd_names_and_types_is_stored_safely(fake_openai, chat, alice):
+    odd = {"type": "file", "mediaType": "text/plain", "filename": "a\x00b.txt",
+           "url": "data:\x00/\x00;base64,aGk="}  # fmt: skip
+
+    stream = chat(
+        {"id": "c", "messages": [user_message("u1", "Read it", odd)], "trigger": "submit-message"}
+    )
+
+    assert stream.types()[-1] == "finish"
+    upload = Attachment.objects.get(owner=alice)
+    assert (upload.name, upload.content_type, upload.file.read()) == (
+        "a\ufffdb.txt", "application/octet-stream", b"hi"
+    )  # fmt: skip
+
+
 def test_a_message_sent_while_a_reply_runs_streams_its_reply_once_that_one_ends(
     fake_openai, chat, server_url, alice_token
 ):

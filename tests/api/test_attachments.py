@@ -82,3 +82,20 @@ def test_only_the_owner_downloads_an_upload_and_only_images_open_inline(api, bob
     )
     assert bob_api.get(f"/api/attachments/{image['id']}/").status_code == 404
     assert api.get("/api/attachments/not-an-id/").status_code == 404
+
+
+def test_an_upload_whose_type_is_not_a_media_type_is_kept_as_plain_bytes(api):
+    """A client may declare anything as the part's type; it is served back as a header,
+    so what is not a media type is stored as `application/octet-stream` (and downloads)."""
+    for declared in ("\x00/\x00", "not a type", "text/<html>", "/", "a/" + "b" * 99):
+        response = upload(api, "note.txt", b"hello", declared)
+        assert response.status_code == 201, (declared, response.content)
+        stored = Attachment.objects.get(id=response.json()["id"])
+        assert stored.content_type == "application/octet-stream", declared
+        download = api.get(f"/api/attachments/{stored.id}/")
+        assert download["Content-Type"] == "application/octet-stream"
+        assert download["Content-Disposition"].startswith("attachment")
+    assert (
+        Attachment.objects.get(id=upload(api, content_type="Image/PNG").json()["id"]).content_type
+        == "image/png"
+    )
