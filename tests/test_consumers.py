@@ -2,11 +2,13 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 
+from chatproject.asgi import application
 from conversations.events import send_event
 from conversations.models import Message
 from tests.factories import make_conversation
-from tests.websocket import logged_in_browser, open_socket
+from tests.websocket import ORIGIN, logged_in_browser, open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,6 +76,18 @@ async def test_unknown_or_malformed_conversation_id_is_refused(alice):
     for conversation_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
         connected, tab = await open_socket(conversation_id, alice)
         assert not connected
+        await tab.disconnect()
+
+
+async def test_a_socket_to_no_route_is_refused_not_a_server_error(alice):
+    """A page of this site opening a socket nothing serves gets its handshake refused
+    (uvicorn answered Channels' "No route found" with a 500)."""
+    headers = [(b"host", b"127.0.0.1"), (b"origin", ORIGIN)]
+    headers.append((b"cookie", (await session_cookie(alice)).encode()))
+    for path in ("/ws/", "/ws/x/", "/ws/conversations/", "/elsewhere/"):
+        tab = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await tab.connect()
+        assert not connected, path
         await tab.disconnect()
 
 

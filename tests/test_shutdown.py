@@ -93,11 +93,16 @@ def test_a_stopping_server_keeps_what_arrived_and_leaves_the_queue_to_another(
     assert wait_for(second["id"], ("completed",)).status == "completed"
 
 
-def test_a_server_stops_promptly_after_refusing_anonymous_sockets(server_process, alice):
+@pytest.mark.parametrize("refused", ["anonymous", "another origin", "no route"])
+def test_a_server_stops_promptly_after_refusing_sockets(server_process, alice, refused):
     url, process = server_process()
     conversation = make_conversation(alice)
-    ws_url = f"{url.replace('http', 'ws')}/ws/conversations/{conversation.id}/"
+    path = "/ws/nothing/" if refused == "no route" else f"/ws/conversations/{conversation.id}/"
+    origin = "https://elsewhere.example" if refused == "another origin" else url
     for _ in range(3):
-        with pytest.raises(websockets.exceptions.InvalidStatus):
-            websockets.sync.client.connect(ws_url, origin=url, open_timeout=10)
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refusal:
+            websockets.sync.client.connect(
+                url.replace("http", "ws") + path, origin=origin, open_timeout=10
+            )
+        assert refusal.value.response.status_code == 403
     assert stops_within(process)
