@@ -21,6 +21,16 @@ def test_openapi_schema_is_valid_and_lists_the_routes(api):
         assert route in schema["paths"]
 
 
+def test_the_schema_ignores_a_version_asked_for_in_the_query(api):
+    """drf-spectacular put `?version=` into the Content-Disposition header: a NUL or a line
+    break there made the server drop the connection (uvicorn refuses such a header)."""
+    for version in ("2", "a\x00b", "a\r\nX-Injected: yes"):
+        response = api.get("/api/schema/", {"version": version})
+        assert response.status_code == 200, version
+        assert response["Content-Disposition"] == 'inline; filename="chatproject API (1).yaml"'
+        assert "X-Injected" not in response
+
+
 def test_docs_are_served_without_internet(api):
     response = api.get("/api/docs/")
     assert response.status_code == 200
