@@ -42,7 +42,9 @@ class ConversationPagination(CursorPagination):
 
 
 def branch_response(*, user, conversation, http_status=status.HTTP_200_OK) -> Response:
-    conversation.refresh_from_db(fields=["current_leaf", "title", "updated_at"])
+    # Read again: the turn moved the leaf, and the request may have waited for its reply
+    # while the conversation was deleted (a 404).
+    conversation = selectors.conversation_get_for_user(user=user, id=conversation.id)
     branch = selectors.conversation_branch(conversation=conversation)
     messages = selectors.message_dicts_for_user(
         user=user, messages=branch, conversation_id=conversation.id

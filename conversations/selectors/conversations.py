@@ -169,9 +169,10 @@ def message_path_ids(*, conversation_id, leaf_id) -> list:
 
 
 def _messages_in_order(ids: list) -> list[Message]:
-    """The messages `ids`, in that order, with content and references."""
+    """The messages `ids` that still exist, in that order, with content and references
+    (one deleted since the ids were read is left out: its tabs hear of the delete)."""
     by_id = messages_with_content().in_bulk(ids)
-    return [by_id[message_id] for message_id in ids]
+    return [by_id[message_id] for message_id in ids if message_id in by_id]
 
 
 def message_path(*, conversation_id, leaf_id) -> list[Message]:

@@ -14,6 +14,7 @@ from .conversations import (
     conversation_switch_branch,
     conversation_update,
 )
+from .feedback import feedback_clear, feedback_delete, feedback_set
 from .mcp_servers import (
     mcp_server_delete,
     mcp_server_save,
@@ -42,9 +43,6 @@ from .responses import response_start
 from .sharing import (
     attachment_create,
     attachment_delete,
-    feedback_clear,
-    feedback_delete,
-    feedback_set,
     share_create,
     share_delete,
     share_record_view,

@@ -17,13 +17,13 @@ from ..model_choices import model_check
 from ..models import Conversation, Message
 from ..serialization import message_to_dict, storable
 from .conversations import conversation_create
+from .locking import lock_conversation
 from .messages import (
     _announce_created,
     _auto_title,
     _moderated,
     _reply_create,
     create_message,
-    lock_conversation,
 )
 
 SYSTEM_ROLES = ("system", "developer")

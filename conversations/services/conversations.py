@@ -3,16 +3,17 @@ switch the branch shown."""
 
 from django.conf import settings
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
 from .. import events, selectors
 from ..errors import InvalidParent
 from ..models import Conversation, Message, Share
 from ..serialization import storable
+from .locking import lock_conversation
 from .messages import (
     announce_conversation,
     create_message,
-    lock_conversation,
     message_continue,
     stop_running,
 )
@@ -115,6 +116,8 @@ def conversation_switch_branch(*, conversation: Conversation, message: Message) 
     locked = lock_conversation(conversation.id)
     if message.conversation_id != locked.id:
         raise InvalidParent("That message is not in this conversation.")
+    if not Message.objects.filter(id=message.id).exists():
+        raise Http404("No such message.")  # deleted since the caller read it
     locked.current_leaf_id = selectors.message_newest_leaf_id(message=message)
     locked.save(update_fields=["current_leaf", "updated_at"])
     announce_conversation(locked)

@@ -40,20 +40,12 @@ from ..serialization import (
     searchable_text,
     storable,
 )
+from .locking import lock_conversation
 from .sharing import shares_revoke_before_delete
 
 logger = logging.getLogger(__name__)
 
 UNFINISHED = (Message.Status.QUEUED, Message.Status.IN_PROGRESS)
-
-
-def lock_conversation(conversation_id, *, turn: bool = False) -> Conversation:
-    """The conversation row, locked until the transaction ends (serializes tree writes).
-    `turn`: read with its owner's own quota, which a turn checks (`_reply_create`)."""
-    conversations = Conversation.objects.select_for_update(of=("self",))
-    if turn:
-        conversations = conversations.select_related("owner__token_quota")
-    return conversations.get(id=conversation_id)
 
 
 def create_message(*, conversation, parent, role, items=(), references=(), **fields) -> Message:

@@ -10,7 +10,8 @@ from ..models import ContentItem, Conversation, Message, Share
 from ..serialization import message_to_dict
 from .chat_completions import turns_store
 from .conversations import conversation_create, conversation_update
-from .messages import UNFINISHED, announce_conversation, lock_conversation, prefetched
+from .locking import lock_conversation
+from .messages import UNFINISHED, announce_conversation, prefetched
 from .responses import input_turns
 from .sharing import shares_revoke_before_delete
 

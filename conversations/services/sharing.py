@@ -1,61 +1,26 @@
-"""What hangs off a conversation: feedback on replies, share links and uploads."""
+"""What hangs off a conversation besides ratings: share links and uploads."""
 
 import re
 import secrets
 import uuid
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import F, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from .. import selectors
 from ..content import check_upload_size
-from ..errors import InvalidFeedback, InvalidShare
-from ..models import Attachment, Conversation, Feedback, Message, Share
+from ..errors import InvalidShare
+from ..models import Attachment, Conversation, Message, Share
 from ..serialization import storable
-
-# Feedback
-
-
-def feedback_set(
-    *, message: Message, user, rating: str, comment: str = "", reasons: list | None = None
-) -> Feedback:
-    """Rate a reply (one rating per user and message; a new one replaces it)."""
-    if message.role != Message.Role.ASSISTANT:
-        raise InvalidFeedback("Only assistant replies can be rated.")
-    if rating not in Feedback.Rating.values:
-        raise InvalidFeedback('rating must be "good" or "bad".')
-    reasons = list(reasons or [])
-    if not all(isinstance(reason, str) for reason in reasons) or len(reasons) > 20:
-        raise InvalidFeedback("reasons must be a list of at most 20 strings.")
-    if not isinstance(comment, str) or len(comment) > 10_000:
-        raise InvalidFeedback("comment must be a string of at most 10,000 characters.")
-    feedback, _ = Feedback.objects.update_or_create(
-        message=message,
-        user=user,
-        defaults={
-            "rating": rating,
-            "comment": storable(comment),
-            "reasons": storable(reasons),
-            "model": message.model,
-        },
-    )
-    return feedback
-
-
-def feedback_clear(*, message: Message, user) -> None:
-    """Take back `user`'s rating of a reply."""
-    Feedback.objects.filter(message=message, user=user).delete()
-
-
-def feedback_delete(*, feedback: Feedback) -> None:
-    """Remove one rating (staff, from the admin)."""
-    feedback_clear(message=feedback.message, user=feedback.user)
-
+from .locking import lock_conversation
 
 # Shares
 
 
+@transaction.atomic
 def share_create(
     *,
     conversation: Conversation,
@@ -87,6 +52,11 @@ def share_create(
             raise InvalidShare("selected must list messages of the branch being shared.")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidShare("expires_at must be in the future.")
+    # Under the conversation's lock, which a delete takes too: a message deleted since the
+    # caller read it is not found, not a link to nothing.
+    lock_conversation(conversation.id)
+    if not Message.objects.filter(id=message.id).exists():
+        raise Http404("No such message.")
     return Share.objects.create(
         token=secrets.token_urlsafe(32),
         conversation=conversation,

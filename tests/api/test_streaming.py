@@ -126,6 +126,26 @@ def test_a_stream_whose_reply_is_deleted_ends_saying_so(http, conversation, sett
     assert not Message.objects.filter(id=reply_id).exists()
 
 
+def test_a_whole_continue_whose_conversation_is_deleted_meanwhile_is_a_404(
+    http, conversation, settings
+):
+    """The JSON continue waits for its reply, then answers the branch: a conversation
+    deleted meanwhile is gone, which is a 404 (it was a 500)."""
+    settings.DEMO_STREAM_DELAY = 0.05
+    url = f"/api/conversations/{conversation.id}/continue/"
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(http.post, url, json={"content": "Talk for a while"})
+        deadline = time.monotonic() + 10
+        while not Message.objects.filter(conversation=conversation, role="assistant").exists():
+            assert time.monotonic() < deadline, "no reply was started"
+            time.sleep(0.02)
+        assert http.delete(f"/api/conversations/{conversation.id}/").status_code == 204
+        answer = waiting.result(timeout=30)
+
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not_found"
+
+
 def test_a_whole_continue_outlives_a_client_that_hangs_up(http, conversation, fake_openai):
     tokens = [f"t{number} " for number in range(80)]
     fake_openai.reply(text=tokens, pace=0.02)

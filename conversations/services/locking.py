@@ -1,0 +1,18 @@
+"""The lock every write to a conversation's tree takes first."""
+
+from django.http import Http404
+
+from ..models import Conversation
+
+
+def lock_conversation(conversation_id, *, turn: bool = False) -> Conversation:
+    """The conversation row, locked until the transaction ends (serializes tree writes);
+    a 404 when it was deleted since the caller read it. `turn`: read with its owner's own
+    quota, which a turn checks (`_reply_create`)."""
+    conversations = Conversation.objects.select_for_update(of=("self",))
+    if turn:
+        conversations = conversations.select_related("owner__token_quota")
+    try:
+        return conversations.get(id=conversation_id)
+    except Conversation.DoesNotExist:
+        raise Http404("No such conversation.") from None
