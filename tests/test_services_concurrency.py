@@ -36,6 +36,14 @@ def at_once(*calls):
     return errors
 
 
+def finished_reply(owner, question: str):
+    """A new conversation holding `question` and its reply, finished."""
+    conversation = services.conversation_create(owner=owner)
+    reply, _ = services.message_continue(conversation=conversation, content=question)
+    services.reply_finish(reply_id=reply.id, content=[], status="completed")
+    return conversation, reply
+
+
 def test_simultaneous_continues_make_one_chain(alice, settings):
     settings.CHAT_QUEUE_LIMIT = 10
     conversation = services.conversation_create(owner=alice)
@@ -88,9 +96,7 @@ def test_a_turn_in_a_conversation_deleted_meanwhile_is_not_found(alice):
 
 
 def test_rating_a_reply_deleted_meanwhile_is_not_found(alice):
-    conversation = services.conversation_create(owner=alice)
-    reply, _ = services.message_continue(conversation=conversation, content="Rate me")
-    services.reply_finish(reply_id=reply.id, content=[], status="completed")
+    _conversation, reply = finished_reply(alice, "Rate me")
     services.message_delete(message=Message.objects.get(id=reply.id))
 
     with pytest.raises(Http404):
@@ -99,9 +105,7 @@ def test_rating_a_reply_deleted_meanwhile_is_not_found(alice):
 
 
 def test_switching_to_a_branch_deleted_meanwhile_is_not_found(alice):
-    conversation = services.conversation_create(owner=alice)
-    reply, _ = services.message_continue(conversation=conversation, content="Branch here")
-    services.reply_finish(reply_id=reply.id, content=[], status="completed")
+    conversation, reply = finished_reply(alice, "Branch here")
     services.message_delete(message=Message.objects.get(id=reply.id))
 
     with pytest.raises(Http404):
@@ -110,9 +114,7 @@ def test_switching_to_a_branch_deleted_meanwhile_is_not_found(alice):
 
 
 def test_sharing_a_message_deleted_meanwhile_is_not_found(alice):
-    conversation = services.conversation_create(owner=alice)
-    reply, _ = services.message_continue(conversation=conversation, content="Share me")
-    services.reply_finish(reply_id=reply.id, content=[], status="completed")
+    conversation, reply = finished_reply(alice, "Share me")
     services.message_delete(message=Message.objects.get(id=reply.id))
 
     with pytest.raises(Http404):
@@ -123,9 +125,7 @@ def test_sharing_a_message_deleted_meanwhile_is_not_found(alice):
 def test_a_branch_read_while_a_message_is_deleted_shows_what_is_left(alice):
     """The branch is read in two queries (the tree's ids, then the messages): a message
     deleted between them is left out of the answer (it was a 500)."""
-    conversation = services.conversation_create(owner=alice)
-    reply, _ = services.message_continue(conversation=conversation, content="Keep me")
-    services.reply_finish(reply_id=reply.id, content=[], status="completed")
+    conversation, reply = finished_reply(alice, "Keep me")
     deleted = []
 
     def delete_after_the_tree_is_read(execute, sql, params, many, context):
