@@ -3,14 +3,13 @@ switch the branch shown."""
 
 from django.conf import settings
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 
 from .. import events, selectors
 from ..errors import InvalidParent
 from ..models import Conversation, Message, Share
 from ..serialization import storable
-from .locking import lock_conversation
+from .locking import lock_conversation, lock_message
 from .messages import (
     announce_conversation,
     create_message,
@@ -113,11 +112,9 @@ def conversation_delete(*, conversation: Conversation) -> None:
 @transaction.atomic
 def conversation_switch_branch(*, conversation: Conversation, message: Message) -> Conversation:
     """Show the branch through `message`: the newest leaf under it becomes current."""
-    locked = lock_conversation(conversation.id)
-    if message.conversation_id != locked.id:
+    if message.conversation_id != conversation.id:
         raise InvalidParent("That message is not in this conversation.")
-    if not Message.objects.filter(id=message.id).exists():
-        raise Http404("No such message.")  # deleted since the caller read it
+    locked = lock_message(message)
     locked.current_leaf_id = selectors.message_newest_leaf_id(message=message)
     locked.save(update_fields=["current_leaf", "updated_at"])
     announce_conversation(locked)

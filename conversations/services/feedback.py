@@ -1,12 +1,11 @@
 """Ratings of replies: one per user and reply, kept for the admin's review and export."""
 
 from django.db import transaction
-from django.http import Http404
 
 from ..errors import InvalidFeedback
 from ..models import Feedback, Message
 from ..serialization import storable
-from .locking import lock_conversation
+from .locking import lock_message
 
 
 @transaction.atomic
@@ -23,11 +22,7 @@ def feedback_set(
         raise InvalidFeedback("reasons must be a list of at most 20 strings.")
     if not isinstance(comment, str) or len(comment) > 10_000:
         raise InvalidFeedback("comment must be a string of at most 10,000 characters.")
-    # Under the conversation's lock, which a delete takes too: a reply deleted since the
-    # caller read it is not found, not a rating of nothing.
-    lock_conversation(message.conversation_id)
-    if not Message.objects.filter(id=message.id).exists():
-        raise Http404("No such message.")
+    lock_message(message)  # a reply deleted meanwhile is not rated: a 404
     feedback, _ = Feedback.objects.update_or_create(
         message=message,
         user=user,

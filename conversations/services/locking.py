@@ -2,7 +2,7 @@
 
 from django.http import Http404
 
-from ..models import Conversation
+from ..models import Conversation, Message
 
 
 def lock_conversation(conversation_id, *, turn: bool = False) -> Conversation:
@@ -16,3 +16,12 @@ def lock_conversation(conversation_id, *, turn: bool = False) -> Conversation:
         return conversations.get(id=conversation_id)
     except Conversation.DoesNotExist:
         raise Http404("No such conversation.") from None
+
+
+def lock_message(message: Message) -> Conversation:
+    """The conversation of `message`, locked (`lock_conversation`); a 404 when the message
+    was deleted since the caller read it (a delete takes the same lock)."""
+    locked = lock_conversation(message.conversation_id)
+    if not Message.objects.filter(id=message.id).exists():
+        raise Http404("No such message.")
+    return locked

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
 from .. import selectors
@@ -15,7 +14,7 @@ from ..content import check_upload_size
 from ..errors import InvalidShare
 from ..models import Attachment, Conversation, Message, Share
 from ..serialization import storable
-from .locking import lock_conversation
+from .locking import lock_message
 
 # Shares
 
@@ -52,11 +51,7 @@ def share_create(
             raise InvalidShare("selected must list messages of the branch being shared.")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidShare("expires_at must be in the future.")
-    # Under the conversation's lock, which a delete takes too: a message deleted since the
-    # caller read it is not found, not a link to nothing.
-    lock_conversation(conversation.id)
-    if not Message.objects.filter(id=message.id).exists():
-        raise Http404("No such message.")
+    lock_message(message)  # a message deleted meanwhile gets no link: a 404
     return Share.objects.create(
         token=secrets.token_urlsafe(32),
         conversation=conversation,
