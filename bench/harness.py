@@ -177,8 +177,13 @@ class Process:
 
     def cpu_seconds(self) -> float:
         """User and system CPU time of the process and its children so far."""
-        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rpartition(")")[2].split()
-        return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        return _cpu_seconds(f"/proc/{self.popen.pid}/stat", children=True)
+
+    def loop_cpu_seconds(self) -> float:
+        """The part of `cpu_seconds` spent by the main thread, which runs the event loop
+        (sockets, streams, the model's SDK); the rest is other threads', the database
+        steps above all."""
+        return _cpu_seconds(f"/proc/{self.popen.pid}/task/{self.popen.pid}/stat")
 
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
@@ -199,6 +204,14 @@ class Process:
                         tail = self.log.read_text()[-3000:]
                         raise RuntimeError(f"{self.name} did not start:\n{tail}") from None
                     await asyncio.sleep(0.1)
+
+
+def _cpu_seconds(stat: str, *, children: bool = False) -> float:
+    """utime + stime (and, with `children`, cutime + cstime) of a /proc `stat` file."""
+    fields = Path(stat).read_text().rpartition(")")[2].split()
+    return sum(int(value) for value in fields[11 : 15 if children else 13]) / os.sysconf(
+        "SC_CLK_TCK"
+    )
 
 
 async def upstream_start() -> Process:
