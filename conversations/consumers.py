@@ -103,7 +103,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         joins them once it is back."""
         try:
             for group in self.groups:
-                await self.channel_layer.group_add(group, self.channel_name)
+                await fanout.layer_call(self.channel_layer.group_add(group, self.channel_name))
         except Exception:  # whatever the layer raises when Redis is away
             _layer_outage.began()
         else:
@@ -113,7 +113,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         self.stop_listening()
         try:
             for group in self.groups:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await fanout.layer_call(self.channel_layer.group_discard(group, self.channel_name))
         except Exception:  # the layer is down: its groups forget this channel as they expire
             _layer_outage.began()
         self.groups = []

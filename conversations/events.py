@@ -111,7 +111,8 @@ async def send_event(conversation_id, event: dict) -> None:
 
 async def send_events(conversation_id, frames: list[dict]) -> None:
     """Send frames, in order, as `send_event` does, asking the channel layer once whether
-    other processes listen."""
+    other processes listen (`fanout.relay`: the frames' way to other processes does not
+    hold up the caller)."""
     messages = [_event_message(frame) for frame in frames]
     for message in messages:
         fanout.deliver(conversation_id, message)
@@ -119,19 +120,24 @@ async def send_events(conversation_id, frames: list[dict]) -> None:
     # A delta is one of many: a socket elsewhere that joined a moment ago catches up on
     # the next. Any other frame comes once, so it asks the layer afresh.
     deltas_only = all(frame["type"] == "message.delta" for frame in frames)
-    if await fanout.others_listen(group, recent_will_do=deltas_only):
-        for message in messages:
-            await get_channel_layer().group_send(group, {**message, "origin": fanout.ORIGIN})
+
+    async def to_other_processes():
+        if await fanout.others_listen(group, recent_will_do=deltas_only):
+            for message in messages:
+                await get_channel_layer().group_send(group, {**message, "origin": fanout.ORIGIN})
+
+    fanout.relay(conversation_id, to_other_processes)
 
 
 async def send_event_to(conversation_id, channel: str, event: dict) -> None:
     """Send a frame to one socket or stream of the conversation (its channel-layer
-    channel), wherever it is."""
+    channel), wherever it is: in another process, after the conversation's frames relayed
+    before it."""
     message = _event_message(event)
     if not fanout.deliver_to_channel(channel, message):
         # It listens in another process: the frames that follow go there too.
         fanout.note_others(conversation_group(conversation_id))
-        await get_channel_layer().send(channel, message)
+        fanout.relay(conversation_id, lambda: get_channel_layer().send(channel, message))
 
 
 def run_from_sync(function, *args):
@@ -210,8 +216,9 @@ def send_session_ended(user_id, session_key: str) -> None:
     """Tell the sockets of `user_id` that the session `session_key` ended."""
     # Robust: a logout works with the channel layer down; the sockets then find out at
     # their next frame, which checks the session.
-    run_on_commit(
-        get_channel_layer().group_send,
-        user_group(user_id),
-        {"type": SESSION_ENDED, "session": session_digest(session_key)},
-    )
+    message = {"type": SESSION_ENDED, "session": session_digest(session_key)}
+    run_on_commit(_send_to_group, user_group(user_id), message)
+
+
+async def _send_to_group(group: str, message: dict) -> None:
+    await fanout.layer_call(get_channel_layer().group_send(group, message))

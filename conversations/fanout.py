@@ -6,17 +6,28 @@ channel-layer channel). A frame for a conversation goes into the inboxes of this
 at once; it goes through the channel layer (Redis) only when the conversation's group
 there has members of other processes, which then drop the copy their own members get
 (`ORIGIN`). One server process with its tabs, the common case, sends no frame to Redis.
+What goes through the channel layer is relayed beside that (`relay`): a slow or silent
+Redis costs other processes' tabs frames (they catch up), never this process's tabs.
 """
 
 import asyncio
+import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from .outages import Outage
+
+logger = logging.getLogger(__name__)
+
 # Names this process in the frames it relays, so that it drops them when they come back.
 ORIGIN = uuid.uuid4().hex
+# A channel-layer call made for a request or a reply that takes longer has failed: Redis
+# is away or silent (a partition answers nothing, and the layer's own socket timeout, 15 s
+# for its blocking pops, is far too long to keep anyone waiting).
+LAYER_TIMEOUT = 2.0
 # How long a delta may go by an earlier answer to "does another process listen?": a
 # socket of another process that joins meanwhile misses at most this much of the stream
 # (its page syncs on the gap in `seq`). Other frames always ask afresh.
@@ -151,3 +162,58 @@ def _remember(group: str, answer: bool) -> None:
         for key in stale:
             del _others[key]
     _others[group] = (now, answer)
+
+
+async def layer_call(awaitable):
+    """Await a call to the channel layer for at most LAYER_TIMEOUT (then TimeoutError, as
+    any failure of the layer)."""
+    async with asyncio.timeout(LAYER_TIMEOUT):
+        return await awaitable
+
+
+_relay_outage = Outage(
+    logger,
+    failed="The channel layer failed: other processes' tabs miss this process's frames "
+    "until it is back (they catch up then).",
+    back="The channel layer is back: this process's frames reach other processes again.",
+)
+# (event loop, conversation id) -> (what waits to be relayed, the task relaying it)
+_relaying: dict[tuple, tuple[deque, asyncio.Task]] = {}
+
+
+def relay(conversation_id, send) -> None:
+    """Run the coroutine function `send` (frames of the conversation through the channel
+    layer) after those relayed before it, without waiting for it: the caller goes on, its
+    own process's frames already delivered. A relay that fails (`layer_call`) drops
+    what waits behind it too; the tabs of other processes that miss frames catch up
+    on the gap in `seq`, or when their socket reconnects."""
+    loop = asyncio.get_running_loop()
+    key = (loop, str(conversation_id))
+    if key in _relaying:
+        _relaying[key][0].append(send)
+    else:
+        waiting = deque([send])
+        _relaying[key] = (waiting, loop.create_task(_relay_all(key, waiting)))
+
+
+async def _relay_all(key: tuple, waiting: deque) -> None:
+    try:
+        while waiting:
+            send = waiting.popleft()
+            try:
+                await layer_call(send())
+            except Exception:  # whatever the layer raises when Redis is away, or the timeout
+                waiting.clear()
+                _relay_outage.began()
+            else:
+                _relay_outage.ended()
+    finally:
+        del _relaying[key]
+
+
+async def relays_finished() -> None:
+    """Wait for the frames this event loop is relaying (a server shutting down: the last
+    frames of its replies still reach other processes)."""
+    loop = asyncio.get_running_loop()
+    tasks = [task for (relaying_loop, _), (_, task) in _relaying.items() if relaying_loop is loop]
+    await asyncio.gather(*tasks, return_exceptions=True)

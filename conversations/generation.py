@@ -119,7 +119,6 @@ class ReplyRunner:
         self.following = None  # the queued reply its finish started, to run next
         self.send_lock = asyncio.Lock()
         self.loop = None  # the event loop the reply streams on
-        self.layer_down = False  # the channel layer failed and has not worked since
 
     # Database steps (sync, run through `database`)
 
@@ -172,27 +171,12 @@ class ReplyRunner:
 
     async def broadcast(self, frame: dict, channel: str | None = None) -> None:
         """Send a frame to every tab, or to one socket's `channel`. A failing channel
-        layer costs the tabs frames (they resync on the gap in `seq` or on reconnect),
-        never the reply, which goes on being written to the database."""
-        try:
-            if channel is None:
-                await events.send_event(self.conversation_id, frame)
-            else:
-                await events.send_event_to(self.conversation_id, channel, frame)
-        except Exception:
-            self.note_layer_failure()
+        layer costs other processes' tabs frames (they resync on the gap in `seq` or on
+        reconnect), never the reply or this process's tabs (`fanout.relay`)."""
+        if channel is None:
+            await events.send_event(self.conversation_id, frame)
         else:
-            self.layer_down = False
-
-    def note_layer_failure(self) -> None:
-        """Log the first failure of an outage, not each frame or retry it costs."""
-        if not self.layer_down:
-            logger.warning(
-                "Reply %s: the channel layer failed; tabs catch up when it is back",
-                self.reply_id,
-                exc_info=True,
-            )
-        self.layer_down = True
+            await events.send_event_to(self.conversation_id, channel, frame)
 
     async def publish(self) -> None:
         if self.flush_handle is not None:

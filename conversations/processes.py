@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.db import connection
 
-from . import services
+from . import fanout, services
 from .generation import run_queued
 from .llm.openai_client import close_clients
 from .mcp import hub
@@ -95,6 +95,7 @@ async def lifespan(scope, receive, send) -> None:
             replies.closing_loop = asyncio.get_running_loop()
             try:
                 await replies.shutdown()
+                await fanout.relays_finished()
                 if listener is not None:
                     await replies.stop_listening(listener)
                 await close_clients()

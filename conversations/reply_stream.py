@@ -45,14 +45,17 @@ class Subscription:
     async def _join(self) -> str:
         """A channel of the layer in the conversation's group (one trip to the loop)."""
         channel = await self.layer.new_channel()
-        await self.layer.group_add(self.group, channel)
+        await fanout.layer_call(self.layer.group_add(self.group, channel))
         return channel
 
     async def close(self) -> None:
         fanout.forget(self.inbox, self.conversation_id, self.channel)
         await self.inbox.close()
         if self.channel is not None:
-            await self.layer.group_discard(self.group, self.channel)
+            try:
+                await fanout.layer_call(self.layer.group_discard(self.group, self.channel))
+            except Exception:  # the layer is down: its groups forget the channel as they expire
+                logger.info("The channel layer failed: a stream's channel is left to expire")
 
     async def events(self):
         """The group's events, and None now and then while it is quiet."""

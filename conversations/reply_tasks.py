@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from . import events
+from . import events, fanout
 from .db import run_step
 from .outages import Outage
 
@@ -117,7 +117,7 @@ class Replies:
         if self._to_runner_here(message):
             return
         try:
-            await get_channel_layer().group_send(events.RUNNERS_GROUP, message)
+            await fanout.layer_call(get_channel_layer().group_send(events.RUNNERS_GROUP, message))
         except Exception:
             # Lost to an outage: a cancel is stored, and its runner finds it at its next
             # checkpoint; a tab that asked for a sync asks again when it reconnects.

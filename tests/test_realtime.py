@@ -565,6 +565,43 @@ async def test_a_channel_layer_outage_costs_frames_not_the_reply(
     await tab.disconnect()
 
 
+async def test_a_silent_channel_layer_holds_up_no_frame_to_this_processs_tabs(
+    conversation, alice, settings, running_replies, layer_behind_a_proxy
+):
+    settings.DEMO_STREAM_DELAY = 0.02
+    _, tab = await open_socket(conversation.id, alice)
+
+    # A partition: Redis refuses nothing and answers nothing. The tab is in this process,
+    # so the reply's frames reach it directly, whatever the layer does.
+    layer_behind_a_proxy.silence()
+    await tab.send_json_to({"type": "message.create", "content": "Keep going"})
+    seen = await receive_until(tab, finished(), timeout=5)
+
+    final = seen[-1]["message"]
+    assert text_of(final) == demo_reply("Keep going")
+    assert streamed_text(seen, final["id"]) == text_of(final)
+    layer_behind_a_proxy.restore()
+    await tab.disconnect()
+
+
+async def test_a_tab_opened_while_the_channel_layer_is_silent_chats_all_the_same(
+    conversation, alice, settings, running_replies, layer_behind_a_proxy
+):
+    settings.DEMO_STREAM_DELAY = 0.01
+    layer_behind_a_proxy.silence()
+
+    # It cannot join its groups (it hears nothing from other processes meanwhile), but it
+    # is not kept waiting for them beyond a moment either.
+    connected, tab = await open_socket(conversation.id, alice, timeout=5)
+    assert connected
+    await tab.send_json_to({"type": "message.create", "content": "Hello"})
+    seen = await receive_until(tab, finished(), timeout=5)
+
+    assert text_of(seen[-1]["message"]) == demo_reply("Hello")
+    layer_behind_a_proxy.restore()
+    await tab.disconnect()
+
+
 async def test_many_replies_at_once_each_reach_their_tab_whole(alice, settings, running_replies):
     settings.DEMO_STREAM_DELAY = 0.01
     conversations = [await database_sync_to_async(make_conversation)(alice) for _ in range(40)]

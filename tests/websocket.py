@@ -26,10 +26,13 @@ async def session_cookie(user) -> str:
     return cookie_of(await logged_in_browser(user))
 
 
-async def open_socket(conversation_id, user=None, origin=ORIGIN, headers=(), browser=None):
+async def open_socket(
+    conversation_id, user=None, origin=ORIGIN, headers=(), browser=None, timeout=1
+):
     """Connect to a conversation's socket, as a page served at http://127.0.0.1 would
     (plus any other `headers`), in a new session of `user` or in the session of
-    `browser` (a logged-in test client); returns (connected, communicator)."""
+    `browser` (a logged-in test client), waiting `timeout` seconds for the handshake;
+    returns (connected, communicator)."""
     headers = [(b"host", b"127.0.0.1"), *headers]
     if origin:
         headers.append((b"origin", origin))
@@ -40,5 +43,5 @@ async def open_socket(conversation_id, user=None, origin=ORIGIN, headers=(), bro
     communicator = WebsocketCommunicator(
         application, f"/ws/conversations/{conversation_id}/", headers=headers
     )
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=timeout)
     return connected, communicator
