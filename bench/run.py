@@ -279,8 +279,8 @@ async def cost(upstream, accounts, report: Report, args) -> None:
     for tokens in (200, 2000):
         run = await server_cost(upstream, accounts["bench"], tokens, count)
         per_reply = [(run[key] - idle[key]) / count for key in ("xacts", "rows")]
-        cpu = [run[key] / count for key in ("cpu", "loop")]
-        cpu = f"{cpu[0]:.3f} ({cpu[1]:.3f} + {cpu[0] - cpu[1]:.3f})"
+        total, loop = (run[key] / count for key in ("cpu", "loop"))
+        cpu = f"{total:.3f} ({loop:.3f} + {total - loop:.3f})"
         rows.append([f"{tokens:,} tokens", count, cpu, f"{run['peak']:.0f}",
                      *(f"{value:.1f}" for value in per_reply), run["completed"]])  # fmt: skip
     report.table(
@@ -293,8 +293,8 @@ async def cost(upstream, accounts, report: Report, args) -> None:
         "other threads (the database steps, above all). Peak RSS: its VmHWM. "
         "Transactions (`xact_commit + xact_rollback` of the bench database) and rows written "
         "(`n_tup_ins + n_tup_upd + n_tup_del` over its tables) from the server's start to its "
-        "stop, less the baseline (the same server, conversations and tabs without replies; "
-        "its row shows totals), per reply.",
+        "stop, less the baseline (the same server, conversations, tabs and warm-up reply, "
+        "without the others; its row shows totals), per reply.",
         "replies of|replies|CPU s/reply (loop + threads)|peak RSS MB|transactions/reply"
         "|rows written/reply|completed",
         rows,

@@ -120,6 +120,8 @@ async def send_events(conversation_id, frames: list[dict]) -> None:
     # A delta is one of many: a socket elsewhere that joined a moment ago catches up on
     # the next. Any other frame comes once, so it asks the layer afresh.
     deltas_only = all(frame["type"] == "message.delta" for frame in frames)
+    if fanout.known_others(group, recent_will_do=deltas_only) is False:
+        return  # most frames: nothing to relay, known without a trip to Redis
 
     async def to_other_processes():
         if await fanout.others_listen(group, recent_will_do=deltas_only):

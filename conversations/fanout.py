@@ -131,16 +131,24 @@ def note_others(group: str) -> None:
     _remember(group, True)
 
 
-async def others_listen(group: str, *, recent_will_do: bool = False) -> bool:
-    """Whether channels of other processes are in the channel layer's `group`.
-    `recent_will_do`: an answer from the last `OTHERS_CHECK_INTERVAL` is good enough."""
-    layer = get_channel_layer()
-    if isinstance(layer, InMemoryChannelLayer):
+def known_others(group: str, *, recent_will_do: bool = False) -> bool | None:
+    """`others_listen` as known without asking the channel layer; None: not known."""
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
         return False  # a layer of this process alone: its listeners are all here
     if recent_will_do and group in _others:
         asked, answer = _others[group]
         if time.monotonic() - asked < OTHERS_CHECK_INTERVAL:
             return answer
+    return None
+
+
+async def others_listen(group: str, *, recent_will_do: bool = False) -> bool:
+    """Whether channels of other processes are in the channel layer's `group`.
+    `recent_will_do`: an answer from the last `OTHERS_CHECK_INTERVAL` is good enough."""
+    known = known_others(group, recent_will_do=recent_will_do)
+    if known is not None:
+        return known
+    layer = get_channel_layer()
     prefix = getattr(layer, "client_prefix", None)
     if prefix is None:
         answer = True  # a layer whose channels we cannot tell apart: relay always
