@@ -30,10 +30,12 @@ pytestmark = [
 
 def terminate_connections(application_name: str) -> int:
     """End the sessions of one application on the test database, as a restarted or
-    failed-over PostgreSQL would: how many there were."""
+    failed-over PostgreSQL would: how many there were. It waits for each session to have
+    ended (up to 5 s): signalled only, one could still be exiting when the next request
+    checks its connection, which no check on checkout can tell from a live one."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             " AND application_name = %s",
             [application_name],
