@@ -4,21 +4,22 @@ to the reply runners."""
 import gc
 import os
 
+import django
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
-# Django is set up before the consumers import models.
-django_asgi_app = get_asgi_application()
+# Django is set up (as `get_asgi_application` does) before the consumers import models.
+django.setup(set_prefix=False)
 
+from chatproject.request_threads import ASGIHandler  # noqa: E402
 from conversations.processes import lifespan  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 from conversations.websocket_origin import OriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": ASGIHandler(),
         # Replies run in this process's event loop: start-up looks for orphaned
         # ones, shutdown stops those still running.
         "lifespan": lifespan,

@@ -92,3 +92,26 @@ def test_a_whole_continue_waiting_on_its_reply_lets_other_requests_in(http, alic
         assert not whole.done()
         assert whole.result(timeout=20).status_code == 200
     assert wait_until_finished(reply.id).status == "completed"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a request blocked on a row lock needs PostgreSQL"
+)
+def test_a_request_never_waits_behind_the_view_of_a_client_that_hung_up(
+    http, server_url, alice, fake_openai
+):
+    fake_openai.reply(text="Answered")
+    stuck, other = make_conversation(alice), make_conversation(alice)
+    locked, release = threading.Event(), threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        holder = pool.submit(hold_lock, stuck.id, locked, release)
+        assert locked.wait(10)
+        # Its view waits on the row lock, on its request's thread, when the client goes.
+        with pytest.raises(httpx.ReadTimeout):
+            http.post(f"/api/conversations/{stuck.id}/continue/", json={"content": "Hi"}, timeout=1)
+        wait_for_a_request_on_the_lock()
+        # The requests that follow run on other threads than the one still held.
+        for _ in range(3):
+            assert http.get(f"/api/conversations/{other.id}/", timeout=5).status_code == 200
+        release.set()
+        holder.result(timeout=10)
