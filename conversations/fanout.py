@@ -18,7 +18,7 @@ from collections import defaultdict, deque
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from .outages import Outage
+from .outages import Outage, Silence
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ ORIGIN = uuid.uuid4().hex
 # is away or silent (a partition answers nothing, and the layer's own socket timeout, 15 s
 # for its blocking pops, is far too long to keep anyone waiting).
 LAYER_TIMEOUT = 2.0
+# After a call that timed out, calls fail at once for this long, then one tries again: a
+# silent Redis costs one request or socket its LAYER_TIMEOUT every few seconds, not each.
+_layer_silence = Silence(retry_after=5.0)
 # How long a delta may go by an earlier answer to "does another process listen?": a
 # socket of another process that joins meanwhile misses at most this much of the stream
 # (its page syncs on the gap in `seq`). Other frames always ask afresh.
@@ -172,11 +175,19 @@ def _remember(group: str, answer: bool) -> None:
     _others[group] = (now, answer)
 
 
-async def layer_call(awaitable):
-    """Await a call to the channel layer for at most LAYER_TIMEOUT (then TimeoutError, as
-    any failure of the layer)."""
-    async with asyncio.timeout(LAYER_TIMEOUT):
-        return await awaitable
+async def layer_call(call):
+    """Await `call` (a coroutine of the channel layer) for at most LAYER_TIMEOUT, then
+    TimeoutError, as any failure of the layer; at once while the layer is silent."""
+    layer = get_channel_layer()
+    if _layer_silence.silent(layer):
+        call.close()
+        raise TimeoutError("The channel layer has not answered lately.")
+    try:
+        async with asyncio.timeout(LAYER_TIMEOUT):
+            return await call
+    except TimeoutError:
+        _layer_silence.heard_nothing(layer)
+        raise
 
 
 _relay_outage = Outage(

@@ -3,17 +3,20 @@
 The counts live in the cache: Redis in production, shared by every server process. Chat
 must keep working when Redis is down, so while the cache fails each process counts on its
 own (a user may then start the limit's worth in each process); the outage is logged when
-it starts and when it ends, not at every request.
+it starts and when it ends, not at every request. A cache that stops answering is asked
+again only a few seconds later: meanwhile the turns go on at once, not each after
+REDIS_TIMEOUT.
 """
 
 import logging
 
+import redis
 from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.throttling import SimpleRateThrottle
 
 from .errors import ConversationError
-from .outages import Outage
+from .outages import Outage, Silence
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ _outage = Outage(
     failed="The cache failed: replies started are counted per process until it is back.",
     back="The cache is back: replies started are counted in it again.",
 )
+_silence = Silence(retry_after=5.0)
 
 
 class GenerationThrottle(SimpleRateThrottle):
@@ -40,14 +44,19 @@ class GenerationThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):
         if self.rate is None:
             return True
-        try:
-            allowed = super().allow_request(request, view)
-        except Exception:  # whatever the cache backend raises when its server is away
-            _outage.began()
-            self.cache = _process_cache
-            return super().allow_request(request, view)
-        _outage.ended()
-        return allowed
+        cache = settings.CACHES["default"].get("LOCATION")
+        if not _silence.silent(cache):
+            try:
+                allowed = super().allow_request(request, view)
+            except Exception as exc:  # whatever the cache backend raises when its server is away
+                if isinstance(exc, redis.TimeoutError):
+                    _silence.heard_nothing(cache)
+                _outage.began()
+            else:
+                _outage.ended()
+                return allowed
+        self.cache = _process_cache
+        return super().allow_request(request, view)
 
 
 class Throttled(ConversationError):

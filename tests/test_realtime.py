@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from conversations import processes, services
+from conversations import fanout, processes, services
 from conversations.llm.demo import demo_reply
 from conversations.models import Message
 from conversations.rendering import render_markdown
@@ -600,6 +600,31 @@ async def test_a_tab_opened_while_the_channel_layer_is_silent_chats_all_the_same
     assert text_of(seen[-1]["message"]) == demo_reply("Hello")
     layer_behind_a_proxy.restore()
     await tab.disconnect()
+
+
+async def test_while_the_channel_layer_is_silent_one_socket_waits_for_it_not_each(
+    conversation, alice, settings, running_replies, layer_behind_a_proxy, monkeypatch
+):
+    # Long enough to tell a socket that waits for the layer from one that does not.
+    monkeypatch.setattr(fanout, "LAYER_TIMEOUT", 4.0)
+    settings.DEMO_STREAM_DELAY = 0.01
+    layer_behind_a_proxy.silence()
+    connected, first = await open_socket(conversation.id, alice, timeout=10)
+    assert connected
+
+    # The layer did not answer the first: for a while, the next do without it at once.
+    tabs = []
+    for _ in range(3):
+        connected, tab = await open_socket(conversation.id, alice, timeout=2)
+        assert connected
+        tabs.append(tab)
+    await tabs[-1].send_json_to({"type": "message.create", "content": "Hello"})
+    seen = await receive_until(tabs[-1], finished(), timeout=3)
+
+    assert text_of(seen[-1]["message"]) == demo_reply("Hello")
+    layer_behind_a_proxy.restore()
+    for tab in [first, *tabs]:
+        await tab.disconnect()
 
 
 async def test_many_replies_at_once_each_reach_their_tab_whole(alice, settings, running_replies):

@@ -92,6 +92,23 @@ def test_a_cache_that_never_answers_does_not_hold_up_a_continue(
     assert response.json()["messages"][-1]["status"] == "completed"
 
 
+async def test_turns_do_not_each_wait_for_a_cache_that_stopped_answering(
+    settings, silent_redis, alice
+):
+    settings.CHAT_GENERATION_RATE = "30/min"
+    point_redis_at(settings, cache=silent_redis, layer=nothing_listens())
+    # Long enough to tell a turn that waits for the cache from one that does not.
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["OPTIONS"] = {"socket_connect_timeout": 4, "socket_timeout": 4}
+    settings.CACHES = caches
+    count_one = database_sync_to_async(check_generation_rate)
+
+    await asyncio.wait_for(count_one(alice), timeout=10)
+    # The cache did not answer the first: for a while, the next count in the process.
+    for _ in range(3):
+        await asyncio.wait_for(count_one(alice), timeout=2)
+
+
 async def test_with_redis_unreachable_the_socket_opens_and_streams_its_replies(redis_down, alice):
     conversation = await database_sync_to_async(make_conversation)(alice)
     connected, tab = await open_socket(conversation.id, alice)
