@@ -1,6 +1,7 @@
 """At most REQUESTS_AT_ONCE requests run their synchronous part at once on a live server;
 the others wait their turn, and a request waiting on a reply or streaming lets them in."""
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,12 +30,31 @@ def http(one_at_a_time, server_url, alice):
         yield client
 
 
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a request blocked on a row lock needs PostgreSQL"
+)
+
+
 def hold_lock(conversation_id, locked: threading.Event, release: threading.Event) -> None:
     """Lock the conversation's row, on a connection of this thread, until `release`."""
     with transaction.atomic():
         Conversation.objects.select_for_update().get(id=conversation_id)
         locked.set()
         release.wait(20)
+
+
+@contextlib.contextmanager
+def row_locked(conversation_id):
+    """The conversation's row locked by another connection until the block ends."""
+    locked, release = threading.Event(), threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        holder = pool.submit(hold_lock, conversation_id, locked, release)
+        assert locked.wait(10)
+        try:
+            yield
+        finally:
+            release.set()
+            holder.result(timeout=10)
 
 
 def wait_for_a_request_on_the_lock() -> None:
@@ -52,26 +72,20 @@ def wait_for_a_request_on_the_lock() -> None:
             time.sleep(0.05)
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="a request blocked on a row lock needs PostgreSQL"
-)
+@needs_postgresql
 def test_a_request_past_the_limit_waits_for_the_one_in_front(http, alice, fake_openai):
     fake_openai.reply(text="Answered")
     stuck, other = make_conversation(alice), make_conversation(alice)
-    locked, release = threading.Event(), threading.Event()
-    with ThreadPoolExecutor(3) as pool:
-        holder = pool.submit(hold_lock, stuck.id, locked, release)
-        assert locked.wait(10)
-        # Its view waits on the row lock, holding the one place.
-        first = pool.submit(
-            http.post, f"/api/conversations/{stuck.id}/continue/", json={"content": "Hi"}
-        )
-        wait_for_a_request_on_the_lock()
-        second = pool.submit(http.get, f"/api/conversations/{other.id}/")
-        with pytest.raises(TimeoutError):
-            second.result(timeout=1.5)
-        release.set()
-        holder.result(timeout=10)
+    with ThreadPoolExecutor(2) as pool:
+        with row_locked(stuck.id):
+            # Its view waits on the row lock, holding the one place.
+            first = pool.submit(
+                http.post, f"/api/conversations/{stuck.id}/continue/", json={"content": "Hi"}
+            )
+            wait_for_a_request_on_the_lock()
+            second = pool.submit(http.get, f"/api/conversations/{other.id}/")
+            with pytest.raises(TimeoutError):
+                second.result(timeout=1.5)
         assert first.result(timeout=20).status_code == 200
         assert second.result(timeout=20).status_code == 200
 
@@ -94,18 +108,11 @@ def test_a_whole_continue_waiting_on_its_reply_lets_other_requests_in(http, alic
     assert wait_until_finished(reply.id).status == "completed"
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="a request blocked on a row lock needs PostgreSQL"
-)
-def test_a_request_never_waits_behind_the_view_of_a_client_that_hung_up(
-    http, server_url, alice, fake_openai
-):
+@needs_postgresql
+def test_a_request_never_waits_behind_the_view_of_a_client_that_hung_up(http, alice, fake_openai):
     fake_openai.reply(text="Answered")
     stuck, other = make_conversation(alice), make_conversation(alice)
-    locked, release = threading.Event(), threading.Event()
-    with ThreadPoolExecutor(1) as pool:
-        holder = pool.submit(hold_lock, stuck.id, locked, release)
-        assert locked.wait(10)
+    with row_locked(stuck.id):
         # Its view waits on the row lock, on its request's thread, when the client goes.
         with pytest.raises(httpx.ReadTimeout):
             http.post(f"/api/conversations/{stuck.id}/continue/", json={"content": "Hi"}, timeout=1)
@@ -113,5 +120,3 @@ def test_a_request_never_waits_behind_the_view_of_a_client_that_hung_up(
         # The requests that follow run on other threads than the one still held.
         for _ in range(3):
             assert http.get(f"/api/conversations/{other.id}/", timeout=5).status_code == 200
-        release.set()
-        holder.result(timeout=10)
