@@ -263,7 +263,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         data = validated(CreateFrameSerializer, frame)
         await self.start_turn(
             services.message_continue,
-            conversation=self.conversation,
+            owner=self.scope["user"],
+            conversation_id=self.conversation.id,
             content=data["content"],
             parent_id=data.get("parent_id"),
             references=data.get("references"),

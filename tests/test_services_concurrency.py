@@ -39,7 +39,9 @@ def at_once(*calls):
 def finished_reply(owner, question: str):
     """A new conversation holding `question` and its reply, finished."""
     conversation = services.conversation_create(owner=owner)
-    reply, _ = services.message_continue(conversation=conversation, content=question)
+    reply, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content=question
+    )
     services.reply_finish(reply_id=reply.id, content=[], status="completed")
     return conversation, reply
 
@@ -49,7 +51,11 @@ def test_simultaneous_continues_make_one_chain(alice, settings):
     conversation = services.conversation_create(owner=alice)
     errors = at_once(
         *[
-            (lambda n=n: services.message_continue(conversation=conversation, content=f"m{n}"))
+            (
+                lambda n=n: services.message_continue(
+                    owner=conversation.owner, conversation_id=conversation.id, content=f"m{n}"
+                )
+            )
             for n in range(6)
         ]
     )
@@ -66,13 +72,15 @@ def test_simultaneous_continues_make_one_chain(alice, settings):
 def test_delete_racing_an_append_never_leaves_a_dangling_leaf(alice):
     for _ in range(5):
         conversation = services.conversation_create(owner=alice)
-        reply, _ = services.message_continue(conversation=conversation, content="first")
+        reply, _ = services.message_continue(
+            owner=conversation.owner, conversation_id=conversation.id, content="first"
+        )
         services.reply_finish(reply_id=reply.id, content=[], status="completed")
         question = reply.parent
         errors = at_once(
             lambda question=question: services.message_delete(message=question),
             lambda conversation=conversation: services.message_continue(
-                conversation=conversation, content="second"
+                owner=conversation.owner, conversation_id=conversation.id, content="second"
             ),
         )
         assert errors == []
@@ -91,7 +99,9 @@ def test_a_turn_in_a_conversation_deleted_meanwhile_is_not_found(alice):
     services.conversation_delete(conversation=Conversation.objects.get(id=conversation.id))
 
     with pytest.raises(Http404):
-        services.message_continue(conversation=conversation, content="Anyone there?")
+        services.message_continue(
+            owner=conversation.owner, conversation_id=conversation.id, content="Anyone there?"
+        )
     assert not Message.objects.exists()
 
 

@@ -39,7 +39,9 @@ def branch_texts(conversation):
 
 
 def test_continue_stores_the_question_and_a_running_reply_under_the_current_leaf(conversation):
-    reply, _ = services.message_continue(conversation=conversation, content="Hello there")
+    reply, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="Hello there"
+    )
     assert reply.role == "assistant"
     assert reply.status == "in_progress"
     assert reply.parent.role == "user"
@@ -47,7 +49,9 @@ def test_continue_stores_the_question_and_a_running_reply_under_the_current_leaf
     assert conversation.current_leaf_id == reply.id
     assert conversation.title == "Hello there"
     finish(reply)
-    second, _ = services.message_continue(conversation=conversation, content="More")
+    second, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="More"
+    )
     assert second.parent.parent_id == reply.id
     assert branch_texts(conversation) == [
         ("user", "Hello there"),
@@ -59,12 +63,20 @@ def test_continue_stores_the_question_and_a_running_reply_under_the_current_leaf
 
 def test_a_second_reply_waits_queued_and_beyond_the_bound_is_refused(conversation, settings):
     settings.CHAT_QUEUE_LIMIT = 2
-    first, _ = services.message_continue(conversation=conversation, content="one")
-    second, _ = services.message_continue(conversation=conversation, content="two")
-    third, _ = services.message_continue(conversation=conversation, content="three")
+    first, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="one"
+    )
+    second, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="two"
+    )
+    third, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="three"
+    )
     assert [first.status, second.status, third.status] == ["in_progress", "queued", "queued"]
     with pytest.raises(GenerationBusy) as error:
-        services.message_continue(conversation=conversation, content="four")
+        services.message_continue(
+            owner=conversation.owner, conversation_id=conversation.id, content="four"
+        )
     assert error.value.code == "generation_busy"
     # The refused question was not stored.
     assert not Message.objects.filter(content__text="four").exists()
@@ -76,7 +88,9 @@ def test_a_second_reply_waits_queued_and_beyond_the_bound_is_refused(conversatio
 
 
 def test_edit_makes_a_sibling_branch_and_keeps_the_old_one(conversation):
-    first, _ = services.message_continue(conversation=conversation, content="question")
+    first, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="question"
+    )
     finish(first, "first answer")
     question = first.parent
     edited_reply, _ = services.message_edit(message=question, content="better question")
@@ -89,7 +103,9 @@ def test_edit_makes_a_sibling_branch_and_keeps_the_old_one(conversation):
 
 
 def test_reset_makes_a_sibling_reply(conversation):
-    first, _ = services.message_continue(conversation=conversation, content="question")
+    first, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="question"
+    )
     finish(first)
     again, _ = services.message_reset(message=first)
     assert again.parent_id == first.parent_id
@@ -99,7 +115,9 @@ def test_reset_makes_a_sibling_reply(conversation):
 
 
 def test_reset_answers_again_a_question_whose_reply_was_deleted(conversation):
-    first, _ = services.message_continue(conversation=conversation, content="question")
+    first, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="question"
+    )
     finish(first)
     services.message_delete(message=first)
     again, created = services.message_reset(message=first.parent)
@@ -114,7 +132,9 @@ def test_reset_answers_again_a_question_whose_reply_was_deleted(conversation):
 
 
 def test_edit_and_reset_refuse_the_wrong_role(conversation):
-    reply, _ = services.message_continue(conversation=conversation, content="question")
+    reply, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="question"
+    )
     finish(reply)
     with pytest.raises(NotEditable):
         services.message_edit(message=reply, content="x")
@@ -123,7 +143,9 @@ def test_edit_and_reset_refuse_the_wrong_role(conversation):
 
 
 def test_cancel_keeps_the_reply_and_refuses_a_finished_one(conversation):
-    reply, _ = services.message_continue(conversation=conversation, content="question")
+    reply, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="question"
+    )
     cancelled = services.message_cancel(message=reply)
     assert cancelled.status == "cancelled"
     # The runner stores what arrived but the status stays cancelled.
@@ -135,9 +157,13 @@ def test_cancel_keeps_the_reply_and_refuses_a_finished_one(conversation):
 
 
 def test_delete_repairs_the_current_leaf(conversation):
-    first, _ = services.message_continue(conversation=conversation, content="one")
+    first, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="one"
+    )
     finish(first)
-    second, _ = services.message_continue(conversation=conversation, content="two")
+    second, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="two"
+    )
     finish(second)
     services.message_delete(message=second.parent)
     conversation.refresh_from_db()
@@ -147,10 +173,10 @@ def test_delete_repairs_the_current_leaf(conversation):
 
 def test_idempotency_key_returns_the_same_reply(conversation):
     reply, _ = services.message_continue(
-        conversation=conversation, content="q", idempotency_key="k1"
+        owner=conversation.owner, conversation_id=conversation.id, content="q", idempotency_key="k1"
     )
     again, created = services.message_continue(
-        conversation=conversation, content="q", idempotency_key="k1"
+        owner=conversation.owner, conversation_id=conversation.id, content="q", idempotency_key="k1"
     )
     assert (again.id, created) == (reply.id, False)
     assert Message.objects.filter(conversation=conversation).count() == 2
@@ -158,13 +184,27 @@ def test_idempotency_key_returns_the_same_reply(conversation):
 
 def test_parent_must_belong_to_the_conversation_and_not_be_a_user_message(conversation, alice):
     other = services.conversation_create(owner=alice)
-    foreign, _ = services.message_continue(conversation=other, content="elsewhere")
+    foreign, _ = services.message_continue(
+        owner=other.owner, conversation_id=other.id, content="elsewhere"
+    )
     with pytest.raises(InvalidParent):
-        services.message_continue(conversation=conversation, content="x", parent_id=foreign.id)
+        services.message_continue(
+            owner=conversation.owner,
+            conversation_id=conversation.id,
+            content="x",
+            parent_id=foreign.id,
+        )
     with pytest.raises(InvalidParent):
-        services.message_continue(conversation=conversation, content="x", parent_id="nonsense")
+        services.message_continue(
+            owner=conversation.owner,
+            conversation_id=conversation.id,
+            content="x",
+            parent_id="nonsense",
+        )
     with pytest.raises(InvalidParent):
-        services.message_continue(conversation=other, content="x", parent_id=foreign.parent_id)
+        services.message_continue(
+            owner=other.owner, conversation_id=other.id, content="x", parent_id=foreign.parent_id
+        )
 
 
 @pytest.mark.parametrize(
@@ -182,7 +222,9 @@ def test_parent_must_belong_to_the_conversation_and_not_be_a_user_message(conver
 )
 def test_bad_content_is_refused_before_anything_is_stored(conversation, content, error):
     with pytest.raises(error):
-        services.message_continue(conversation=conversation, content=content)
+        services.message_continue(
+            owner=conversation.owner, conversation_id=conversation.id, content=content
+        )
     assert not Message.objects.exists()
 
 
@@ -190,10 +232,14 @@ def test_limits_on_length_and_references(conversation, settings):
     settings.CHAT_MAX_MESSAGE_CHARS = 10
     settings.CHAT_MAX_REFERENCES = 1
     with pytest.raises(ContentTooLong):
-        services.message_continue(conversation=conversation, content="x" * 11)
+        services.message_continue(
+            owner=conversation.owner, conversation_id=conversation.id, content="x" * 11
+        )
     refs = [{"content": "a"}, {"content": "b"}]
     with pytest.raises(TooManyReferences):
-        services.message_continue(conversation=conversation, content="x", references=refs)
+        services.message_continue(
+            owner=conversation.owner, conversation_id=conversation.id, content="x", references=refs
+        )
 
 
 def test_content_items_and_references_round_trip(conversation):
@@ -202,7 +248,9 @@ def test_content_items_and_references_round_trip(conversation):
         {"type": "input_image", "image_url": "https://example.com/cat.png", "detail": "low"},
     ]
     refs = [{"type": "url", "name": "Doc", "url": "https://example.com", "content": "quoted"}]
-    reply, _ = services.message_continue(conversation=conversation, content=items, references=refs)
+    reply, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content=items, references=refs
+    )
     question = selectors.messages_with_content().get(id=reply.parent_id)
     data = message_to_dict(question)
     assert data["content"] == items
@@ -210,7 +258,9 @@ def test_content_items_and_references_round_trip(conversation):
 
 
 def test_model_output_of_unknown_types_is_stored_untouched(conversation):
-    reply, _ = services.message_continue(conversation=conversation, content="q")
+    reply, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="q"
+    )
     content = [
         {"type": "reasoning", "summary": [{"type": "summary_text", "text": "hmm"}]},
         {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},

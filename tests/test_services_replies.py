@@ -13,7 +13,9 @@ LONG = "word " * 2_000
 
 @pytest.fixture
 def reply(alice):
-    reply, _ = services.message_continue(conversation=make_conversation(alice), content="Go")
+    reply, _ = services.message_continue(
+        owner=alice, conversation_id=make_conversation(alice).id, content="Go"
+    )
     return reply
 
 

@@ -13,7 +13,9 @@ from conversations.models import Share
 def conversation(alice):
     conversation = services.conversation_create(owner=alice, title="Secret title")
     for text in ("one", "two"):
-        reply, _ = services.message_continue(conversation=conversation, content=text)
+        reply, _ = services.message_continue(
+            owner=conversation.owner, conversation_id=conversation.id, content=text
+        )
         services.reply_finish(
             reply_id=reply.id,
             content=[{"type": "output_text", "text": text + "!"}],
@@ -26,7 +28,9 @@ def conversation(alice):
 def test_share_is_a_snapshot_of_the_branch_up_to_a_message(conversation, alice):
     share = services.share_create(conversation=conversation, user=alice)
     assert len(share.token) >= 43
-    later, _ = services.message_continue(conversation=conversation, content="three")
+    later, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="three"
+    )
     public = selectors.share_public_dict(share=selectors.share_get_public(token=share.token))
     assert [m["content"][0]["text"] for m in public["messages"]] == ["one", "one!", "two", "two!"]
     assert later.id not in [m["id"] for m in public["messages"]]
@@ -44,7 +48,9 @@ def test_share_of_a_selection(conversation, alice):
 
 def test_selection_outside_the_branch_is_refused(conversation, alice):
     other = services.conversation_create(owner=alice)
-    stranger, _ = services.message_continue(conversation=other, content="x")
+    stranger, _ = services.message_continue(
+        owner=other.owner, conversation_id=other.id, content="x"
+    )
     with pytest.raises(InvalidShare):
         services.share_create(conversation=conversation, user=alice, selected=[stranger.id])
     with pytest.raises(InvalidShare):

@@ -25,7 +25,8 @@ def rich(alice):
         owner=alice, title="Rich", system_prompt="Be kind.", context={"lang": "en"}
     )
     reply, _ = services.message_continue(
-        conversation=conversation,
+        owner=conversation.owner,
+        conversation_id=conversation.id,
         content=[
             {"type": "input_text", "text": "What is this?"},
             {"type": "input_image", "image_url": "https://example.com/a.png"},

@@ -59,11 +59,11 @@ def _follow(subscription: Subscription, reply: Message, user) -> StreamingHttpRe
     return sse_response(_reply_lines(subscription, reply, from_snapshot=running))
 
 
-def continue_stream(*, conversation, user, start) -> StreamingHttpResponse:
+def continue_stream(*, conversation_id, user, start) -> StreamingHttpResponse:
     """Subscribe, call `start()` (a service returning `(reply, created)`), then stream the
     reply, run in the background; a replayed request (same Idempotency-Key) follows the
     reply it started before."""
-    subscription = Subscription(conversation.id)
+    subscription = Subscription(conversation_id)
     try:
         reply, created = start()
     except BaseException:

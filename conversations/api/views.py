@@ -2,6 +2,8 @@
 return selector dicts; replies start through `generation.reply_start`. Access goes through
 `selectors.*_get_for_user`, so anyone else's object is a 404."""
 
+import uuid
+
 from asgiref.sync import async_to_sync
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -41,15 +43,23 @@ class ConversationPagination(CursorPagination):
     max_page_size = 200
 
 
-def branch_response(*, user, conversation, http_status=status.HTTP_200_OK) -> Response:
-    # Read again: the turn moved the leaf, and the request may have waited for its reply
+def branch_response(*, user, conversation_id, http_status=status.HTTP_200_OK) -> Response:
+    # Read now: the turn moved the leaf, and the request may have waited for its reply
     # while the conversation was deleted (a 404).
-    conversation = selectors.conversation_get_for_user(user=user, id=conversation.id)
+    conversation = selectors.conversation_get_for_user(user=user, id=conversation_id)
     branch = selectors.conversation_branch(conversation=conversation)
     messages = selectors.message_dicts_for_user(
         user=user, messages=branch, conversation_id=conversation.id
     )
     return Response({"messages": messages}, status=http_status)
+
+
+def conversation_id_from_url(pk: str) -> uuid.UUID:
+    """The conversation id a URL names; a malformed one names none (a 404)."""
+    try:
+        return uuid.UUID(pk)
+    except ValueError:
+        raise Http404("No such conversation.") from None
 
 
 def wait_for_reply(reply, created: bool) -> None:
@@ -190,14 +200,16 @@ class ContinueView(APIView):
         parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request, pk):
-        conversation = selectors.conversation_get_for_user(user=request.user, id=pk)
+        # Not read here: the turn's lock reads it, a 404 unless it is the user's own.
+        conversation_id = conversation_id_from_url(pk)
         serializer = ContinueSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
 
         def start():
             return services.message_continue(
-                conversation=conversation,
+                owner=request.user,
+                conversation_id=conversation_id,
                 content=data["content"],
                 parent_id=data.get("parent_id"),
                 references=data.get("references"),
@@ -208,11 +220,11 @@ class ContinueView(APIView):
 
         if data["stream"] or "text/event-stream" in request.headers.get("Accept", ""):
             return streaming.continue_stream(
-                conversation=conversation, user=request.user, start=start
+                conversation_id=conversation_id, user=request.user, start=start
             )
         reply, created = start()
         wait_for_reply(reply, created)
-        return branch_response(user=request.user, conversation=conversation)
+        return branch_response(user=request.user, conversation_id=conversation_id)
 
 
 @extend_schema(tags=["conversations"])
@@ -333,7 +345,7 @@ class EditView(APIView):
             model=data["model"],
         )
         wait_for_reply(reply, created)
-        return branch_response(user=request.user, conversation=message.conversation)
+        return branch_response(user=request.user, conversation_id=message.conversation_id)
 
 
 @extend_schema(tags=["messages"])
@@ -356,7 +368,7 @@ class ResetView(APIView):
             model=serializer.validated_data["model"],
         )
         wait_for_reply(reply, created)
-        return branch_response(user=request.user, conversation=message.conversation)
+        return branch_response(user=request.user, conversation_id=message.conversation_id)
 
 
 @extend_schema(tags=["messages"])

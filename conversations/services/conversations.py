@@ -137,7 +137,8 @@ def conversation_start(
     model = conversation_fields.pop("model", "")
     conversation = conversation_create(owner=owner, **conversation_fields)
     reply, created = message_continue(
-        conversation=conversation,
+        owner=owner,
+        conversation_id=conversation.id,
         content=content,
         references=references,
         attachments=attachments,

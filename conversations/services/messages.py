@@ -209,15 +209,16 @@ def _choose_model(locked: Conversation, model: str) -> list[str]:
 
 
 def _append_turn(
-    *, conversation: Conversation, parent_for, items, references, idempotency_key, model=""
+    *, conversation_id, owner=None, parent_for, items, references, idempotency_key, model=""
 ) -> tuple[Message, bool]:
     """Store a user message under `parent_for(locked_conversation)` and its reply, and show
     the reply; or, for an `idempotency_key` used before, return that reply unchanged.
-    `model` (an id the picker offers, or empty) is the conversation's model from now on."""
+    `model` (an id the picker offers, or empty) is the conversation's model from now on.
+    `owner`: a 404 unless the conversation is theirs."""
     idempotency_key = _check_idempotency_key(idempotency_key)
     model = model_check(model)
     flags = _moderated(items, references)
-    locked = lock_conversation(conversation.id, turn=True)
+    locked = lock_conversation(conversation_id, owner=owner, turn=True)
     existing = _idempotent_reply(locked, idempotency_key)
     if existing is not None:
         return existing, False
@@ -244,7 +245,8 @@ def _append_turn(
 @transaction.atomic
 def message_continue(
     *,
-    conversation: Conversation,
+    owner,
+    conversation_id,
     content,
     parent_id=None,
     references: list | None = None,
@@ -252,9 +254,10 @@ def message_continue(
     idempotency_key: str = "",
     model: str = "",
 ) -> tuple[Message, bool]:
-    """Append a user message (under the current leaf, or `parent_id`) and its reply,
-    written by `model` when given (InvalidModel unless the picker offers it; the
-    conversation keeps it), else by the conversation's model.
+    """Append a user message (under the current leaf, or `parent_id`) and its reply to
+    `owner`'s conversation `conversation_id` (a 404 when it is not theirs: the caller
+    need not read it first), written by `model` when given (InvalidModel unless the
+    picker offers it; the conversation keeps it), else by the conversation's model.
 
     Returns `(reply, created)` like `get_or_create`: the new reply, `in_progress` or
     `queued` behind a running one (the caller hands it to `generation.reply_start`); or,
@@ -275,9 +278,10 @@ def message_continue(
         return parent
 
     return _append_turn(
-        conversation=conversation,
+        conversation_id=conversation_id,
+        owner=owner,
         parent_for=parent_for,
-        items=parse_user_content(content, owner_id=conversation.owner_id, attachments=attachments),
+        items=parse_user_content(content, owner_id=owner.pk, attachments=attachments),
         references=parse_references(references),
         idempotency_key=idempotency_key,
         model=model,
@@ -311,7 +315,7 @@ def message_edit(
 
     owner_id = message.conversation.owner_id
     return _append_turn(
-        conversation=message.conversation,
+        conversation_id=message.conversation_id,
         parent_for=parent_for,
         items=parse_user_content(content, owner_id=owner_id, attachments=attachments),
         references=references,

@@ -186,7 +186,11 @@ def _submit(owner, chat_id: str, messages: list, model: str) -> tuple[Conversati
         items = ui_message_items(owner=owner, message=messages[-1], where=where)
         conversation = chat_conversation(owner=owner, chat_id=chat_id)
         reply, created = message_continue(
-            conversation=conversation, content=items, idempotency_key=key, model=model
+            owner=owner,
+            conversation_id=conversation.id,
+            content=items,
+            idempotency_key=key,
+            model=model,
         )
     return conversation, reply, created
 

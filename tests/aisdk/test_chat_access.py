@@ -156,7 +156,9 @@ def test_a_chat_id_no_chat_can_have_is_a_404(chat, server_url, alice_token):
 def test_a_busy_chat_refuses_more_than_its_queue(chat, alice, settings):
     settings.CHAT_QUEUE_LIMIT = 0
     conversation = services.conversation_create(owner=alice)
-    services.message_continue(conversation=conversation, content="Running")  # never started
+    services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="Running"
+    )  # never started
 
     stream = chat({**FIRST, "id": str(conversation.id)})
 

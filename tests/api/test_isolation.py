@@ -31,6 +31,7 @@ def routes(owned, conversation_id=None, message_id=None, token=None):
         ("delete", f"/api/conversations/{c}/", None),
         ("get", f"/api/conversations/{c}/messages/", None),
         ("post", f"/api/conversations/{c}/continue/", {"content": "hi"}),
+        ("post", f"/api/conversations/{c}/continue/", {"content": "hi", "stream": True}),
         ("post", f"/api/conversations/{c}/branch/", {"message_id": str(m)}),
         ("get", f"/api/conversations/{c}/branch/?before={m}", None),
         ("get", f"/api/conversations/{c}/export/", None),

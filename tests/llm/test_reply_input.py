@@ -22,9 +22,13 @@ def texts(messages):
 
 def test_after_an_edit_the_model_gets_only_the_new_branch(alice):
     conversation = services.conversation_create(owner=alice)
-    first, _ = services.message_continue(conversation=conversation, content="one")
+    first, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="one"
+    )
     finish(first, "answer one")
-    second, _ = services.message_continue(conversation=conversation, content="two")
+    second, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="two"
+    )
     finish(second, "answer two")
     edited, _ = services.message_edit(message=second.parent, content="two, edited")
     assert texts(reply_input(reply=edited)) == [
@@ -36,7 +40,9 @@ def test_after_an_edit_the_model_gets_only_the_new_branch(alice):
 
 def test_a_reset_gets_the_same_question_without_the_old_answer(alice):
     conversation = services.conversation_create(owner=alice)
-    first, _ = services.message_continue(conversation=conversation, content="one")
+    first, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="one"
+    )
     finish(first, "answer one")
     again, _ = services.message_reset(message=first)
     assert texts(reply_input(reply=again)) == [("user", "one")]
@@ -44,11 +50,17 @@ def test_a_reset_gets_the_same_question_without_the_old_answer(alice):
 
 def test_failed_replies_are_left_out_and_partial_ones_kept(alice, settings):
     conversation = services.conversation_create(owner=alice)
-    failed, _ = services.message_continue(conversation=conversation, content="one")
+    failed, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="one"
+    )
     services.reply_finish(reply_id=failed.id, content=[], status="failed")
-    cut, _ = services.message_continue(conversation=conversation, content="two")
+    cut, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="two"
+    )
     finish(cut, "half", status="incomplete")
-    reply, _ = services.message_continue(conversation=conversation, content="three")
+    reply, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="three"
+    )
     assert texts(reply_input(reply=reply)) == [
         ("user", "one"),
         ("user", "two"),
@@ -74,7 +86,10 @@ def test_attachments_reach_the_model_as_data(alice):
     )
     conversation = services.conversation_create(owner=alice)
     reply, _ = services.message_continue(
-        conversation=conversation, content="see", attachments=[image.id, document.id]
+        owner=conversation.owner,
+        conversation_id=conversation.id,
+        content="see",
+        attachments=[image.id, document.id],
     )
     content = reply_input(reply=reply)[0]["content"]
     assert content[1] == {
@@ -90,12 +105,16 @@ def test_attachments_reach_the_model_as_data(alice):
 
 def test_tool_calls_and_their_outputs_stay_in_the_branch(alice):
     conversation = services.conversation_create(owner=alice)
-    first, _ = services.message_continue(conversation=conversation, content="time?")
+    first, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="time?"
+    )
     calls = [
         {"type": "function_call", "call_id": "c1", "name": "current_time", "arguments": "{}"},
         {"type": "function_call_output", "call_id": "c1", "output": "noon"},
         {"type": "output_text", "text": "It is noon.", "annotations": []},
     ]
     services.reply_finish(reply_id=first.id, content=calls, status="completed")
-    reply, _ = services.message_continue(conversation=conversation, content="thanks")
+    reply, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="thanks"
+    )
     assert reply_input(reply=reply)[1]["content"] == calls
