@@ -23,7 +23,7 @@ from .messages import (
     _auto_title,
     _moderated,
     _reply_create,
-    create_message,
+    create_messages,
 )
 
 SYSTEM_ROLES = ("system", "developer")
@@ -259,21 +259,23 @@ def turns_store(
         locked.context = {**locked.context, CLIENT_TOOLS: storable(tools)}
         fields.append("context")
     parent, matched = parent_for(locked, turns)
-    created = []
+    asked = []
     for position, (role, items) in enumerate(turns[matched:], start=matched):
-        parent = create_message(
+        parent = Message(
             conversation=locked,
             parent=parent,
             role=role,
-            items=storable(items),
             flags=flags if position == len(turns) - 1 else None,
             completed_at=timezone.now(),
         )
-        created.append(parent)
+        asked.append((parent, storable(items), []))
+    created = [message for message, _, _ in asked]
     reply = None
     if answer:
-        reply = _reply_create(conversation=locked, parent=parent, idempotency_key="")
+        reply = _reply_create(conversation=locked, parent=parent, idempotency_key="", asked=asked)
         created.append(reply)
+    else:
+        create_messages(*asked)
     locked.current_leaf = reply or parent
     first_user = next((items for role, items in turns if role == "user"), None)
     if not locked.title and first_user:

@@ -12,7 +12,7 @@ from ..serialization import storable
 from .locking import lock_conversation, lock_message
 from .messages import (
     announce_conversation,
-    create_message,
+    create_messages,
     message_continue,
     stop_running,
 )
@@ -40,12 +40,14 @@ def conversation_create(
         context=storable(context or {}),
     )
     if settings.CHAT_WELCOME_MESSAGE:
-        welcome = create_message(
+        welcome = Message(
             conversation=conversation,
             parent=None,
             role=Message.Role.ASSISTANT,
-            items=[{"type": "output_text", "text": settings.CHAT_WELCOME_MESSAGE}],
             completed_at=timezone.now(),
+        )
+        create_messages(
+            (welcome, [{"type": "output_text", "text": settings.CHAT_WELCOME_MESSAGE}], [])
         )
         conversation.current_leaf = welcome
         conversation.save(update_fields=["current_leaf", "updated_at"])

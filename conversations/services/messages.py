@@ -48,21 +48,26 @@ logger = logging.getLogger(__name__)
 UNFINISHED = (Message.Status.QUEUED, Message.Status.IN_PROGRESS)
 
 
-def create_message(*, conversation, parent, role, items=(), references=(), **fields) -> Message:
-    """A message with its content items and references (no lock, no frame)."""
-    message = Message.objects.create(conversation=conversation, parent=parent, role=role, **fields)
-    content = ContentItem.objects.bulk_create(
+def create_messages(*new: tuple[Message, list[dict], list[dict]]) -> None:
+    """Store unsaved messages, each given as `(message, items, references)`, parents
+    before their children: one statement per table however many there are (no lock, no
+    frame). Each then holds its rows, so its frames and its runner read nothing more."""
+    content = [
         [
-            content_item_from_dict(item, message=message, index=i, render=True)
+            content_item_from_dict(item, message=m, index=i, render=True)
             for i, item in enumerate(items)
         ]
-    )
-    references = Reference.objects.bulk_create(
-        [reference_from_dict(ref, message=message, index=i) for i, ref in enumerate(references)]
-    )
-    # Its frames and its runner read them without asking the database again.
-    prefetched(message, content=content, references=references)
-    return message
+        for m, items, _ in new
+    ]
+    references = [
+        [reference_from_dict(ref, message=m, index=i) for i, ref in enumerate(refs)]
+        for m, _, refs in new
+    ]
+    Message.objects.bulk_create([message for message, _, _ in new])
+    ContentItem.objects.bulk_create([row for rows in content for row in rows])
+    Reference.objects.bulk_create([row for rows in references for row in rows])
+    for (message, _, _), items, refs in zip(new, content, references, strict=True):
+        prefetched(message, content=items, references=refs)
 
 
 def prefetched(instance, **related) -> None:
@@ -122,12 +127,15 @@ def _idempotent_reply(conversation: Conversation, key: str) -> Message | None:
     return Message.objects.filter(conversation=conversation, idempotency_key=key).first()
 
 
-def _reply_create(*, conversation: Conversation, parent: Message, idempotency_key: str) -> Message:
+def _reply_create(
+    *, conversation: Conversation, parent: Message, idempotency_key: str, asked=()
+) -> Message:
     """An assistant reply under `parent`, written by the conversation's model (else the
     default one): `in_progress` when nothing else runs in the conversation, else `queued`
     (up to CHAT_QUEUE_LIMIT waiting, then GenerationBusy). Every turn comes here, so this
     is where the owner's daily token quota refuses one (QuotaExceeded), before anything
-    of it is committed.
+    of it is committed. `asked`: the turn's new messages, unsaved (`create_messages`),
+    stored with the reply in the same statements; `parent` may be one of them.
 
     A reply that runs at once is this process's to run (the caller starts it) and
     carries its `model_input`, read under the turn's lock."""
@@ -147,7 +155,7 @@ def _reply_create(*, conversation: Conversation, parent: Message, idempotency_ke
             f"{settings.CHAT_QUEUE_LIMIT} more are waiting: try again when it has finished."
         )
     running = status == Message.Status.IN_PROGRESS
-    reply = create_message(
+    reply = Message(
         conversation=conversation,
         parent=parent,
         role=Message.Role.ASSISTANT,
@@ -156,6 +164,7 @@ def _reply_create(*, conversation: Conversation, parent: Message, idempotency_ke
         idempotency_key=idempotency_key,
         runner=replies.process if running else None,
     )
+    create_messages(*asked, (reply, [], []))
     if running:
         reply.model_input = reply_input(reply=reply, parent=parent)
     return reply
@@ -223,16 +232,19 @@ def _append_turn(
     if existing is not None:
         return existing, False
     fields = ["current_leaf", "updated_at", *_choose_model(locked, model)]
-    user_message = create_message(
+    user_message = Message(
         conversation=locked,
         parent=parent_for(locked),
         role=Message.Role.USER,
-        items=items,
-        references=references,
         flags=flags,
         completed_at=timezone.now(),
     )
-    reply = _reply_create(conversation=locked, parent=user_message, idempotency_key=idempotency_key)
+    reply = _reply_create(
+        conversation=locked,
+        parent=user_message,
+        idempotency_key=idempotency_key,
+        asked=[(user_message, items, references)],
+    )
     locked.current_leaf = reply
     if not locked.title:
         locked.title = storable(_auto_title(items))
