@@ -8,7 +8,6 @@ or by the cancel of a reply that never ran; no delta follows it.
 
 import asyncio
 import concurrent.futures
-import logging
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
@@ -17,11 +16,11 @@ from django.utils.crypto import salted_hmac
 
 from . import fanout
 
-logger = logging.getLogger(__name__)
-
 # The channel-layer message type the consumer handles; the frame is in "event".
 EVENT_TYPE = "conversation.event"
 FINISHED_TYPES = ("message.completed", "message.failed")
+# The longest a synchronous caller waits for a frame to be sent.
+SEND_TIMEOUT = 10
 
 
 # Frames
@@ -143,30 +142,28 @@ async def send_event_to(conversation_id, channel: str, event: dict) -> None:
         fanout.relay(conversation_id, lambda: get_channel_layer().send(channel, message))
 
 
-def start_from_sync(function, *args) -> None:
-    """Start the coroutine function `function(*args)` from synchronous code on the event
-    loop of the async code that called that code, without waiting for it: what the
-    caller hands the loop afterwards (its response, another frame) runs after it, so
-    frames keep their order. With no such loop (a shell, Django's test client), run it
-    here. A failure is logged: what it tells is stored, so listeners catch up later."""
+def run_from_sync(function, *args):
+    """Run the coroutine function `function(*args)` from synchronous code, on the event
+    loop of the async code that called that code when there is one, and return its
+    result. It waits (frames keep their order), but not forever: a loop that stops
+    meanwhile (a server shutting down) would never run it."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is None or not loop.is_running():
-        async_to_sync(function)(*args)
-        return
-    asyncio.run_coroutine_threadsafe(function(*args), loop).add_done_callback(_log_failure)
-
-
-def _log_failure(future: concurrent.futures.Future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("Sending from a commit failed", exc_info=future.exception())
+        return async_to_sync(function)(*args)
+    future = asyncio.run_coroutine_threadsafe(function(*args), loop)
+    try:
+        return future.result(timeout=SEND_TIMEOUT)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise
 
 
 def run_on_commit(function, *args) -> None:
-    """Start the coroutine function `function(*args)` (`start_from_sync`) once the current
-    transaction commits (at once outside one). Robust: a channel layer that fails costs
-    the listeners the message (they catch up later), not the caller that made the
-    change."""
-    transaction.on_commit(lambda: start_from_sync(function, *args), robust=True)
+    """Run the coroutine function `function(*args)` (`run_from_sync`) once the current
+    transaction commits (at once outside one). Robust: what it tells is stored, so a
+    channel layer that fails is logged and costs the listeners the message (they catch
+    up later), not the caller that made the change."""
+    transaction.on_commit(lambda: run_from_sync(function, *args), robust=True)
 
 
 def send_event_on_commit(conversation_id, event: dict) -> None:
