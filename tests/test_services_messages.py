@@ -1,4 +1,5 @@
 import pytest
+from django.http import Http404
 
 from conversations import selectors, services
 from conversations.errors import (
@@ -59,6 +60,20 @@ def test_continue_stores_the_question_and_a_running_reply_under_the_current_leaf
         ("user", "More"),
         ("assistant", ""),
     ]
+
+
+def test_continue_into_another_users_or_no_conversation_is_404_and_stores_nothing(
+    conversation, bob
+):
+    # The REST API calls it with the id from the URL, having read nothing.
+    for owner, conversation_id in [(bob, conversation.id), (conversation.owner, "not-an-id")]:
+        with pytest.raises(Http404):
+            services.message_continue(
+                owner=owner, conversation_id=conversation_id, content="Mine now"
+            )
+    assert not Message.objects.filter(conversation=conversation).exists()
+    conversation.refresh_from_db()
+    assert (conversation.title, conversation.current_leaf_id) == ("", None)
 
 
 def test_a_second_reply_waits_queued_and_beyond_the_bound_is_refused(conversation, settings):
