@@ -143,17 +143,14 @@ class Phase:
         return f"{server} / {self.bench_cpu:.1f}"
 
 
-async def replies_over(transport, upstream, account, count: int, tokens: int, *, together):
-    """`count` replies of `tokens` tokens over `transport` through a fresh server, or
-    straight from the model ("direct"): all at once (`together`) or one after the other."""
-    timeout, bench_cpu = timeout_for(tokens, count if together else 1), own_cpu_seconds()
-
-    async def run(calls):
-        return list(await asyncio.gather(*calls)) if together else [await c for c in calls]
-
+async def replies_at_once(transport, upstream, account, count: int, tokens: int):
+    """`count` replies of `tokens` tokens at once over `transport` through a fresh server,
+    or straight from the model ("direct")."""
+    timeout, bench_cpu = timeout_for(tokens, count), own_cpu_seconds()
     if transport == "direct":
         sdk = direct_client(upstream)
-        replies = await run([direct_reply(sdk, prompt(tokens), timeout) for _ in range(count)])
+        calls = [direct_reply(sdk, prompt(tokens), timeout) for _ in range(count)]
+        replies = list(await asyncio.gather(*calls))
         await sdk.close()
         return Phase(replies, bench_cpu=own_cpu_seconds() - bench_cpu)
     async with servers(upstream) as [server]:
@@ -163,13 +160,10 @@ async def replies_over(transport, upstream, account, count: int, tokens: int, *,
             await client.ws_replies(ids[-1:], prompt(5), timeout, together=False)  # warm up
             server_cpu, bench_cpu = server.cpu_seconds(), own_cpu_seconds()
             if transport == "SSE":
-                replies = await run(
-                    [client.sse_reply(i, prompt(tokens), timeout) for i in ids[:-1]]
-                )
+                calls = [client.sse_reply(i, prompt(tokens), timeout) for i in ids[:-1]]
+                replies = list(await asyncio.gather(*calls))
             else:
-                replies = await client.ws_replies(
-                    ids[:-1], prompt(tokens), timeout, together=together
-                )
+                replies = await client.ws_replies(ids[:-1], prompt(tokens), timeout, together=True)
             server_cpu, bench_cpu = server.cpu_seconds() - server_cpu, own_cpu_seconds() - bench_cpu
             return Phase(replies, await client.stored_replies(replies), server_cpu, bench_cpu)
         finally:
@@ -177,12 +171,30 @@ async def replies_over(transport, upstream, account, count: int, tokens: int, *,
 
 
 async def latency(upstream, accounts, report: Report, args) -> None:
-    """1. One reply at a time: how long until its first delta, against the model itself."""
+    """1. One reply at a time: how long until its first delta, against the model itself.
+    The three paths take turns, a reply each, so that the machine speeding up or slowing
+    down meanwhile (it does, on shared cores) moves them alike."""
+    tokens, timeout = 20, timeout_for(20)
+    replies = {transport: [] for transport in TRANSPORTS}
+    sdk = direct_client(upstream)
+    async with servers(upstream) as [server]:
+        client = Client(server, accounts["bench"])
+        try:
+            ids = await client.conversations(2 * args.replies + 1)
+            await client.ws_replies(ids[-1:], prompt(5), timeout, together=False)  # warm up
+            for sse_id, ws_id in zip(ids[: args.replies], ids[args.replies : -1], strict=True):
+                replies["direct"].append(await direct_reply(sdk, prompt(tokens), timeout))
+                replies["SSE"].append(await client.sse_reply(sse_id, prompt(tokens), timeout))
+                replies["websocket"] += await client.ws_replies(
+                    [ws_id], prompt(tokens), timeout, together=False
+                )
+            stored = {t: await client.stored_replies(replies[t]) for t in TRANSPORTS[1:]}
+        finally:
+            await client.close()
+            await sdk.close()
     rows, direct = [], None
     for transport in TRANSPORTS:
-        phase = await replies_over(
-            transport, upstream, accounts["bench"], args.replies, 20, together=False
-        )
+        phase = Phase(replies[transport], stored.get(transport))
         firsts = [reply.first for reply in phase.replies]
         p50, p95 = percentile(firsts, 0.5), percentile(firsts, 0.95)
         direct = direct or (p50, p95)
@@ -193,10 +205,11 @@ async def latency(upstream, accounts, report: Report, args) -> None:
         rows.append([transport, len(phase.replies), ms(p50), ms(p95), overhead, *phase.outcome()])
     report.table(
         "1. First-delta latency, one reply at a time",
-        f"{args.replies} replies of 20 tokens at 100 tokens/s one after the other, each in a new "
-        "conversation, from the request (SSE: `POST /api/conversations/<id>/continue/`; "
-        "websocket: the `message.create` frame on a tab already open; direct: the SDK's "
-        "`create` on the model) to the first text.",
+        f"{args.replies} replies of {tokens} tokens at 100 tokens/s on each path, one after the "
+        "other, the paths taking turns (direct, SSE, websocket, direct, ...), each reply in a "
+        "new conversation on one server, from the request (SSE: `POST "
+        "/api/conversations/<id>/continue/`; websocket: the `message.create` frame on a tab "
+        "already open; direct: the SDK's `create` on the model) to the first text.",
         f"path|replies|first p50 ms|first p95 ms|overhead p50 / p95 ms|{OUTCOME}",
         rows,
     )
@@ -209,9 +222,7 @@ async def concurrency(upstream, accounts, report: Report, args) -> None:
         rows = []
         for transport in TRANSPORTS:
             started = clock()
-            phase = await replies_over(
-                transport, upstream, accounts["bench"], count, tokens, together=True
-            )
+            phase = await replies_at_once(transport, upstream, accounts["bench"], count, tokens)
             firsts, ends = [r.first for r in phase.replies], [r.end for r in phase.replies]
             figures = [percentile(v, share) for v in (firsts, ends) for share in (0.5, 0.95)]
             rows.append([transport, count, *map(ms, figures), *phase.outcome(), phase.cpu(),
