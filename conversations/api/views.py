@@ -1,6 +1,7 @@
 """REST API views: thin, they check the request shape, call a service or a selector, and
 return selector dicts; replies start through `generation.reply_start`. Access goes through
-`selectors.*_get_for_user`, so anyone else's object is a 404."""
+`selectors.*_get_for_user` (a turn's conversation: through the turn's lock, which reads it),
+so anyone else's object is a 404."""
 
 import uuid
 
