@@ -20,7 +20,7 @@ import time
 from django.conf import settings
 from django.db import transaction
 
-from . import events, services
+from . import events, selectors, services
 from .llm import reply_events
 from .llm.accumulate import ReplyAccumulator
 from .llm.base import ProviderError, upstream_reading
@@ -126,11 +126,8 @@ class ReplyRunner:
     def load(self) -> tuple[Message, list[dict]]:
         """The reply, claimed by this process, and what the model reads to write it."""
         services.reply_attach_runner(reply_id=self.reply_id, process=replies.process)
-        reply = (
-            Message.objects.select_related("conversation")
-            .prefetch_related("content", "references")
-            .get(id=self.reply_id)
-        )
+        messages = selectors.messages_with_content().select_related("conversation")
+        reply = messages.get(id=self.reply_id)
         return reply, reply_input(reply=reply)
 
     @transaction.atomic

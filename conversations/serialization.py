@@ -128,10 +128,12 @@ def rendered_item(row: ContentItem) -> dict:
 
 
 def message_to_dict(message: Message, *, rendered: bool = False) -> dict:
-    """A message in the API shape. Prefetch `content` and `references` (selectors do).
-    `rendered` adds `html` to model text for clients; never for the model or exports."""
+    """A message in the API shape, from its rows loaded as `content_rows` and
+    `reference_rows` (`selectors.messages_with_content`, or `services.messages.prefetched`
+    for rows just written). `rendered` adds `html` to model text for clients; never for
+    the model or exports."""
     to_dict = rendered_item if rendered else content_item_to_dict
-    content = [to_dict(item) for item in message.content.all()]
+    content = [to_dict(item) for item in message.content_rows]
     return {
         "id": str(message.id),
         "parent_id": str(message.parent_id) if message.parent_id else None,
@@ -139,7 +141,7 @@ def message_to_dict(message: Message, *, rendered: bool = False) -> dict:
         "status": message.status,
         "model": message.model,
         "content": content,
-        "references": [reference_to_dict(ref) for ref in message.references.all()],
+        "references": [reference_to_dict(ref) for ref in message.reference_rows],
         "error": message.error,
         "usage": message.usage,
         "flags": message.flags,

@@ -55,7 +55,7 @@ def test_empty_conversation_has_an_empty_branch(alice):
 
 def sibling_ids(user, message) -> list[str]:
     """The `sibling_ids` the API shows for `message`."""
-    return selectors.message_dicts_for_user(user=user, messages=[message])[0]["sibling_ids"]
+    return selectors.message_dict_for_user(user=user, message_id=message.id)["sibling_ids"]
 
 
 def test_siblings_share_a_parent_oldest_first(tree, alice):

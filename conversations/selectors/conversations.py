@@ -134,10 +134,14 @@ def response_get_for_user(*, user, id) -> Message:
 
 
 def messages_with_content() -> QuerySet[Message]:
-    """Messages with their content items and references fetched in two extra queries."""
-    return Message.objects.prefetch_related(Prefetch("content"), Prefetch("references")).order_by(
-        "created_at"
-    )
+    """Messages with their content items and references fetched in two extra queries, as
+    the lists `content_rows` and `reference_rows` (what `message_to_dict` reads)."""
+    # Lists, not the related managers' caches: filling a manager's cache builds two
+    # querysets per message, which took 35 of the 75 ms that reading 1,000 messages did.
+    return Message.objects.prefetch_related(
+        Prefetch("content", to_attr="content_rows"),
+        Prefetch("references", to_attr="reference_rows"),
+    ).order_by("created_at")
 
 
 def _children_by_parent(conversation_id) -> dict:

@@ -90,7 +90,7 @@ def share_attachment_get(*, share: Share, id) -> Attachment:
     shown = {
         str(item.data["file_id"]).lower()
         for message in share_messages(share=share)
-        for item in message.content.all()
+        for item in message.content_rows
         if item.data.get("file_id")
     }
     try:

@@ -70,15 +70,13 @@ def create_messages(*new: tuple[Message, list[dict], list[dict]]) -> None:
         prefetched(message, content=items, references=refs)
 
 
-def prefetched(instance, **related) -> None:
-    """Set the related managers `related` of `instance` to rows just written, as
-    `prefetch_related` leaves them (Django's own `prefetch_one_level` does the same)."""
-    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
-    for name, rows in related.items():
-        queryset = getattr(instance, name).get_queryset()
-        queryset._result_cache = list(rows)
-        queryset._prefetch_done = True
-        cache[name] = queryset
+def prefetched(message: Message, *, content=None, references=None) -> None:
+    """Give `message` rows just written as its `content_rows` and `reference_rows`, as
+    `selectors.messages_with_content` loads them: its frames then read nothing more."""
+    if content is not None:
+        message.content_rows = list(content)
+    if references is not None:
+        message.reference_rows = list(references)
 
 
 def stop_running(messages) -> None:
@@ -98,7 +96,7 @@ def announce_finished(reply_id) -> Message:
     alone: it was still growing); its one final frame goes to the tabs after commit.
     Every end of a reply comes here: finished, cancelled, or found dead."""
     reply = selectors.messages_with_content().get(id=reply_id)
-    final_text = [row for row in reply.content.all() if row.type == ContentItem.Type.OUTPUT_TEXT]
+    final_text = [row for row in reply.content_rows if row.type == ContentItem.Type.OUTPUT_TEXT]
     for row in final_text:
         row.html = item_html(row)
     ContentItem.objects.bulk_update(final_text, ["html"])
@@ -359,7 +357,9 @@ def message_reset(
         return existing, False
     fields = ["current_leaf", "updated_at", *_choose_model(locked, model)]
     question_id = message.id if answering else message.parent_id
-    if not Message.objects.filter(id=question_id).exists():
+    # With its rows: the model reads it (`reply_input`).
+    question = selectors.messages_with_content().filter(id=question_id).first()
+    if question is None:
         raise NotResettable("That message was deleted.")
     if answering and locked.current_leaf_id != message.id:
         raise NotResettable(
@@ -367,7 +367,7 @@ def message_reset(
         )
     reply = _reply_create(
         conversation=locked,
-        parent=message if answering else message.parent,
+        parent=question,
         idempotency_key=idempotency_key,
     )
     locked.current_leaf = reply

@@ -89,7 +89,7 @@ def _content_remove(message: Message, positions: list[int]) -> list[ContentItem]
     """Delete the message's content items at `positions` (in its content, by index); the
     rest keep their order and are numbered from 0 again, as every reader expects. Returns
     the rest."""
-    rows = list(message.content.all())
+    rows = list(message.content_rows)
     doomed = {rows[position].id for position in positions}
     message.content.filter(id__in=doomed).delete()
     # Lowest first: each row moves down to an index already freed, so the unique
