@@ -1,3 +1,6 @@
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -65,3 +68,13 @@ def test_every_model_reads_well_as_text(reply, alice):
     assert "assistant" in str(reply)
     assert str(reply.content.get()).startswith("output_text #0")
     assert "good" in str(feedback)
+
+
+def test_timestamps_read_back_are_the_instants_written_in_utc(reply):
+    """Whichever loader reads them (PostgreSQL: psycopg's, see chatproject.postgresql)."""
+    written = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=ZoneInfo("Asia/Kolkata"))
+    Message.objects.filter(id=reply.id).update(completed_at=written)
+    read = Message.objects.values_list("completed_at", flat=True).get(id=reply.id)
+    assert read == written
+    assert read.utcoffset() == timedelta(0)
+    assert read.isoformat() == "2026-01-01T21:34:05.678901+00:00"

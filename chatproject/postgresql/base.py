@@ -5,13 +5,41 @@ The pool's `timeout` (DATABASE_POOL_TIMEOUT) then bounds the wait for a database
 away, which is a 503 soon; while every connection of a full pool is out serving other
 requests, a request waits its turn instead (at a thousand requests at once, each on its
 own thread, hundreds would otherwise get a 503 from a database that works).
+
+Timestamps are read by psycopg's own (C) parser when they are wanted in UTC, as they are
+here (`UTCTimestamptzLoader`).
 """
 
+import datetime
 import select
 
 import psycopg
 from django.db.backends.postgresql import base
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 from psycopg_pool import ConnectionPool, PoolTimeout
+
+# psycopg's timestamptz loader: its C version when psycopg's binary package is installed.
+_TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
+_timestamptz_loader = psycopg.adapters.get_loader(_TIMESTAMPTZ, Format.TEXT)
+
+
+class UTCTimestamptzLoader(Loader):
+    """`timestamptz` values as aware datetimes in UTC, parsed by psycopg's loader, which
+    gives them in the session's time zone: UTC, as Django sets it. Django's own loader
+    parses them in Python, which took half the time of reading 1,000 messages (3.7 us a
+    value against 0.5)."""
+
+    # What Django's `create_cursor` compares with the connection's time zone: equal, it
+    # keeps this loader.
+    timezone = datetime.UTC
+
+    def __init__(self, oid, context=None):
+        super().__init__(oid, context)
+        self._loader = _timestamptz_loader(oid, context)
+
+    def load(self, data):
+        return self._loader.load(data)
 
 
 def check_connection(connection) -> None:
@@ -29,6 +57,12 @@ def check_connection(connection) -> None:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        if self.timezone is datetime.UTC:
+            params["context"].register_loader("timestamptz", UTCTimestamptzLoader)
+        return params
+
     def get_new_connection(self, conn_params):
         while True:
             try:
