@@ -37,6 +37,7 @@ from harness import (
     database_reset,
     direct_client,
     direct_reply,
+    direct_reply_after,
     servers,
     stored_text,
     upstream_start,
@@ -171,16 +172,23 @@ async def replies_at_once(transport, upstream, account, count: int, tokens: int)
 
 
 async def latency(upstream, accounts, report: Report, args) -> None:
-    """1. One reply at a time: how long until its first delta, against the model itself.
-    The three paths take turns, a reply each, so that the machine speeding up or slowing
-    down meanwhile (it does, on shared cores) moves them alike."""
+    """1. One reply at a time: how long until its first delta, against the model itself,
+    in new conversations and in conversations of `args.large` messages (the model then
+    reads them all, so the baseline sends the SDK the same history). The paths take turns,
+    a reply each, so that the machine speeding up or slowing down meanwhile (it does, on
+    shared cores) moves them alike."""
     tokens, timeout = 20, timeout_for(20)
-    replies = {transport: [] for transport in TRANSPORTS}
+    history = [_chat_message(row) for row in export(args.large, "")["messages"]]
+    long_paths = [f"{path}, {args.large:,} messages" for path in TRANSPORTS]
+    replies = {path: [] for path in (*TRANSPORTS, *long_paths)}
     sdk = direct_client(upstream)
     async with servers(upstream) as [server]:
         client = Client(server, accounts["bench"])
         try:
             ids = await client.conversations(2 * args.replies + 1)
+            # Each long conversation grows by a turn a reply, as a long chat does.
+            long_sse, long_ws = await imports(client, 2, args.large)
+            database_analyze()
             await client.ws_replies(ids[-1:], prompt(5), timeout, together=False)  # warm up
             for sse_id, ws_id in zip(ids[: args.replies], ids[args.replies : -1], strict=True):
                 replies["direct"].append(await direct_reply(sdk, prompt(tokens), timeout))
@@ -188,31 +196,54 @@ async def latency(upstream, accounts, report: Report, args) -> None:
                 replies["websocket"] += await client.ws_replies(
                     [ws_id], prompt(tokens), timeout, together=False
                 )
-            stored = {t: await client.stored_replies(replies[t]) for t in TRANSPORTS[1:]}
+                direct, sse, websocket = long_paths
+                replies[direct].append(
+                    await direct_reply_after(sdk, history, prompt(tokens), timeout)
+                )
+                replies[sse].append(await client.sse_reply(long_sse, prompt(tokens), timeout))
+                replies[websocket] += await client.ws_replies(
+                    [long_ws], prompt(tokens), timeout, together=False
+                )
+            stored = {
+                path: await client.stored_replies(replies[path])
+                for path in (*TRANSPORTS[1:], *long_paths[1:])
+            }
         finally:
             await client.close()
             await sdk.close()
-    rows, direct = [], None
-    for transport in TRANSPORTS:
-        phase = Phase(replies[transport], stored.get(transport))
-        firsts = [reply.first for reply in phase.replies]
-        p50, p95 = percentile(firsts, 0.5), percentile(firsts, 0.95)
-        direct = direct or (p50, p95)
-        overhead = NONE
-        if transport != "direct" and p50 is not None:
-            # A tenth of a millisecond: the overhead is a few milliseconds.
-            overhead = f"+{(p50 - direct[0]) * 1000:.1f} / +{(p95 - direct[1]) * 1000:.1f}"
-        rows.append([transport, len(phase.replies), ms(p50), ms(p95), overhead, *phase.outcome()])
+    rows = []
+    for paths in (TRANSPORTS, long_paths):
+        direct = None
+        for path in paths:
+            phase = Phase(replies[path], stored.get(path))
+            firsts = [reply.first for reply in phase.replies]
+            p50, p95 = percentile(firsts, 0.5), percentile(firsts, 0.95)
+            direct = direct or (p50, p95)
+            overhead = NONE
+            if path != paths[0] and p50 is not None:
+                # A tenth of a millisecond: the overhead is a few milliseconds.
+                overhead = f"+{(p50 - direct[0]) * 1000:.1f} / +{(p95 - direct[1]) * 1000:.1f}"
+            rows.append([path, len(phase.replies), ms(p50), ms(p95), overhead, *phase.outcome()])
     report.table(
         "1. First-delta latency, one reply at a time",
         f"{args.replies} replies of {tokens} tokens at 100 tokens/s on each path, one after the "
-        "other, the paths taking turns (direct, SSE, websocket, direct, ...), each reply in a "
-        "new conversation on one server, from the request (SSE: `POST "
+        "other, the paths taking turns (direct, SSE, websocket, then the same in long "
+        "conversations, direct, ...), on one server, from the request (SSE: `POST "
         "/api/conversations/<id>/continue/`; websocket: the `message.create` frame on a tab "
-        "already open; direct: the SDK's `create` on the model) to the first text.",
+        "already open; direct: the SDK's `create` on the model) to the first text. Each reply "
+        f"of the first three paths starts a new conversation; those of the last three go on "
+        f"in a conversation imported with {args.large:,} messages (`--large`), one per path, "
+        "which grows by each turn, and the direct SDK sends the model the same "
+        f"{args.large:,} messages before the question, as the app does (`post` with a JSON "
+        "body: `create` takes longer to build its typed request than the model to answer).",
         f"path|replies|first p50 ms|first p95 ms|overhead p50 / p95 ms|{OUTCOME}",
         rows,
     )
+
+
+def _chat_message(row: dict) -> dict:
+    """A message of an export as the model reads it (Chat Completions)."""
+    return {"role": row["role"], "content": row["content"][0]["text"]}
 
 
 async def concurrency(upstream, accounts, report: Report, args) -> None:
