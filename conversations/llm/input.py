@@ -7,7 +7,6 @@ import base64
 from .. import selectors
 from ..models import Attachment, Conversation, Message
 from ..serialization import message_to_dict
-from .adapters import as_dict
 
 # The database -> our messages
 
@@ -100,7 +99,6 @@ def _paired_call_ids(messages: list[dict]) -> set[str]:
     seen = {"function_call": set(), "function_call_output": set()}
     for message in messages:
         for item in message.get("content") or []:
-            item = as_dict(item)
             if item.get("type") in seen:
                 seen[item["type"]].add(item.get("call_id", ""))
     return seen["function_call"] & seen["function_call_output"]
@@ -137,7 +135,7 @@ def _responses_part(item: dict) -> dict | None:
 def _user_parts(message: dict, to_part, text_type: str) -> list[dict]:
     """A user or system message's items as wire parts (`to_part` maps each one), then its
     references as text parts of type `text_type`."""
-    parts = [to_part(as_dict(item)) for item in message.get("content") or []]
+    parts = [to_part(item) for item in message.get("content") or []]
     references = [
         {"type": text_type, "text": _reference_text(reference)}
         for reference in message.get("references") or []
@@ -151,7 +149,7 @@ def message_to_chat_completion_input(messages: list[dict], *, system_prompt: str
     paired = _paired_call_ids(messages)
     for message in messages:
         role = message.get("role")
-        items = [as_dict(item) for item in message.get("content") or []]
+        items = message.get("content") or []
         if role in ("user", "system"):
             parts = _user_parts(message, _chat_part, "text")
             if not parts:
@@ -212,7 +210,7 @@ def message_to_responses_input(messages: list[dict], *, system_prompt: str = "")
     paired = _paired_call_ids(messages)
     for message in messages:
         role = message.get("role")
-        content = [as_dict(item) for item in message.get("content") or []]
+        content = message.get("content") or []
         if role in ("user", "system"):
             parts = _user_parts(message, _responses_part, "input_text")
             if parts:
