@@ -25,6 +25,7 @@ import openai
 import psycopg
 import redis
 import websockets
+from openai.types.chat import ChatCompletionChunk
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "chatproject_bench"
@@ -440,14 +441,27 @@ def direct_client(upstream: Process) -> openai.AsyncOpenAI:
     )
 
 
-async def direct_reply(client: openai.AsyncOpenAI, prompt: str, timeout: float) -> Reply:
+async def direct_reply(
+    client: openai.AsyncOpenAI, prompt: str, timeout: float, history: list[dict] = ()
+) -> Reply:
+    """The model's reply to `prompt`, after the messages of `history`, through the SDK: the
+    request sent as the app sends it (`post`, a plain JSON body), its chunks read as
+    `create` reads them. `create` itself would spend 0.15 s building its typed request
+    from 1,000 messages, 30 times what the model takes to answer them."""
     reply, started = Reply(), clock()
+    body = {
+        "model": "bench-model",
+        "messages": [*history, {"role": "user", "content": prompt}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     async with giving_up(reply, timeout):
-        chunks = await client.chat.completions.create(
-            model="bench-model",
-            messages=[{"role": "user", "content": prompt}],
+        chunks = await client.post(
+            "/chat/completions",
+            body=body,
+            cast_to=ChatCompletionChunk,
             stream=True,
-            stream_options={"include_usage": True},
+            stream_cls=openai.AsyncStream[ChatCompletionChunk],
         )
         async for chunk in chunks:
             for choice in chunk.choices:
@@ -455,34 +469,6 @@ async def direct_reply(client: openai.AsyncOpenAI, prompt: str, timeout: float) 
                     reply.first = reply.first or clock() - started
                     reply.text += choice.delta.content
                 if choice.finish_reason:
-                    reply.status = "completed"
-        reply.end = clock() - started
-    return reply
-
-
-async def direct_reply_after(
-    client: openai.AsyncOpenAI, history: list[dict], prompt: str, timeout: float
-) -> Reply:
-    """The baseline of a long conversation: the model's reply to `prompt` after the
-    messages of `history`, sent as the app sends them (the SDK's `post`, a plain JSON body,
-    chunks read as JSON). The SDK's `create` spends 0.15 s building its typed request
-    from 1,000 messages, 30 times what the model takes to answer them."""
-    reply, started = Reply(), clock()
-    messages = [*history, {"role": "user", "content": prompt}]
-    async with giving_up(reply, timeout):
-        chunks = await client.post(
-            "/chat/completions",
-            body={"model": "bench-model", "messages": messages, "stream": True},
-            cast_to=object,
-            stream=True,
-            stream_cls=openai.AsyncStream[object],
-        )
-        async for chunk in chunks:
-            for choice in chunk["choices"]:
-                if choice["delta"].get("content"):
-                    reply.first = reply.first or clock() - started
-                    reply.text += choice["delta"]["content"]
-                if choice.get("finish_reason"):
                     reply.status = "completed"
         reply.end = clock() - started
     return reply

@@ -37,7 +37,6 @@ from harness import (
     database_reset,
     direct_client,
     direct_reply,
-    direct_reply_after,
     servers,
     stored_text,
     upstream_start,
@@ -191,19 +190,15 @@ async def latency(upstream, accounts, report: Report, args) -> None:
             database_analyze()
             await client.ws_replies(ids[-1:], prompt(5), timeout, together=False)  # warm up
             for sse_id, ws_id in zip(ids[: args.replies], ids[args.replies : -1], strict=True):
-                replies["direct"].append(await direct_reply(sdk, prompt(tokens), timeout))
-                replies["SSE"].append(await client.sse_reply(sse_id, prompt(tokens), timeout))
-                replies["websocket"] += await client.ws_replies(
-                    [ws_id], prompt(tokens), timeout, together=False
-                )
-                direct, sse, websocket = long_paths
-                replies[direct].append(
-                    await direct_reply_after(sdk, history, prompt(tokens), timeout)
-                )
-                replies[sse].append(await client.sse_reply(long_sse, prompt(tokens), timeout))
-                replies[websocket] += await client.ws_replies(
-                    [long_ws], prompt(tokens), timeout, together=False
-                )
+                for (direct, sse, websocket), asked, sse_to, ws_to in (
+                    (TRANSPORTS, (), sse_id, ws_id),
+                    (long_paths, history, long_sse, long_ws),
+                ):
+                    replies[direct].append(await direct_reply(sdk, prompt(tokens), timeout, asked))
+                    replies[sse].append(await client.sse_reply(sse_to, prompt(tokens), timeout))
+                    replies[websocket] += await client.ws_replies(
+                        [ws_to], prompt(tokens), timeout, together=False
+                    )
             stored = {
                 path: await client.stored_replies(replies[path])
                 for path in (*TRANSPORTS[1:], *long_paths[1:])
@@ -230,12 +225,13 @@ async def latency(upstream, accounts, report: Report, args) -> None:
         "other, the paths taking turns (direct, SSE, websocket, then the same in long "
         "conversations, direct, ...), on one server, from the request (SSE: `POST "
         "/api/conversations/<id>/continue/`; websocket: the `message.create` frame on a tab "
-        "already open; direct: the SDK's `create` on the model) to the first text. Each reply "
+        "already open; direct: the SDK on the model) to the first text. Each reply "
         f"of the first three paths starts a new conversation; those of the last three go on "
         f"in a conversation imported with {args.large:,} messages (`--large`), one per path, "
         "which grows by each turn, and the direct SDK sends the model the same "
-        f"{args.large:,} messages before the question, as the app does (`post` with a JSON "
-        "body: `create` takes longer to build its typed request than the model to answer).",
+        f"{args.large:,} messages before the question. The SDK sends its requests as the app "
+        "does, with `post` and a plain JSON body: `create` takes longer to build its typed "
+        "request from 1,000 messages than the model takes to answer them.",
         f"path|replies|first p50 ms|first p95 ms|overhead p50 / p95 ms|{OUTCOME}",
         rows,
     )
