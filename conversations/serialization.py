@@ -1,8 +1,8 @@
 """Stored rows to plain dicts, and content-item dicts to rows.
 
 `message_to_dict` is the one shape of a message: the REST API returns it (with
-the requesting user's feedback and the siblings added), the websocket sends it,
-and the model receives a list of them as its input.
+the requesting user's feedback and the siblings added) and the websocket sends it.
+The model reads its `role`, `content` and `references` (`llm/input.py`).
 """
 
 from .models import ContentItem, Message, Reference
@@ -87,10 +87,15 @@ def content_item_from_dict(
 
 def content_item_to_dict(row: ContentItem) -> dict:
     """The flat dict of a stored item: `{"type", ...its fields}`."""
-    text_key = TEXT_KEYS.get(row.type)
-    if text_key is not None and text_key not in row.data:
-        return {"type": row.type, text_key: row.text, **row.data}
-    return {"type": row.type, **row.data}
+    return item_to_dict(row.type, row.text, row.data)
+
+
+def item_to_dict(item_type: str, text: str, data: dict) -> dict:
+    """The flat dict of an item stored as its `type`, `text` and `data` columns."""
+    text_key = TEXT_KEYS.get(item_type)
+    if text_key is not None and text_key not in data:
+        return {"type": item_type, text_key: text, **data}
+    return {"type": item_type, **data}
 
 
 def reference_from_dict(reference: dict, *, message: Message, index: int) -> Reference:
@@ -106,8 +111,12 @@ def reference_from_dict(reference: dict, *, message: Message, index: int) -> Ref
     )
 
 
+# A reference's fields, in the API shape as in its row.
+REFERENCE_FIELDS = ("type", "name", "url", "content")
+
+
 def reference_to_dict(row: Reference) -> dict:
-    return {"type": row.type, "name": row.name, "url": row.url, "content": row.content}
+    return {field: getattr(row, field) for field in REFERENCE_FIELDS}
 
 
 def item_html(row: ContentItem) -> str:

@@ -10,16 +10,16 @@ from ..serialization import message_to_dict
 
 # The database -> our messages
 
+# Replies the model never reads again: they hold nothing usable.
+SKIPPED_REPLIES = (Message.Status.FAILED, Message.Status.QUEUED, Message.Status.IN_PROGRESS)
 
-def _branch_messages(path: list[Message]) -> list[dict]:
-    """A branch in the API shape, failed and waiting replies left out (they hold nothing
-    usable)."""
-    skipped = {Message.Status.FAILED, Message.Status.QUEUED, Message.Status.IN_PROGRESS}
-    return [
-        message_to_dict(message)
-        for message in path
-        if not (message.role == Message.Role.ASSISTANT and message.status in skipped)
-    ]
+
+def _branch_messages(*, conversation_id, leaf_id) -> list[dict]:
+    """The branch ending at `leaf_id` as the model reads it: `role`, `content` and
+    `references` of each message in the API shape."""
+    return selectors.message_path_contents(
+        conversation_id=conversation_id, leaf_id=leaf_id, skip_replies=SKIPPED_REPLIES
+    )
 
 
 def _data_url(attachment: Attachment) -> str:
@@ -68,14 +68,19 @@ def reply_input(*, reply: Message, parent: Message | None = None) -> list[dict]:
         leaf_id, below = reply.parent_id, []
     else:
         leaf_id, below = parent.parent_id, [parent]
-    path = selectors.message_path(conversation_id=reply.conversation_id, leaf_id=leaf_id) + below
-    return _expand_attachments(_branch_messages(path), owner_id=reply.conversation.owner_id)
+    above = _branch_messages(conversation_id=reply.conversation_id, leaf_id=leaf_id)
+    below = [
+        message_to_dict(message)
+        for message in below
+        if not (message.role == Message.Role.ASSISTANT and message.status in SKIPPED_REPLIES)
+    ]
+    return _expand_attachments(above + below, owner_id=reply.conversation.owner_id)
 
 
 def conversation_export_openai(*, conversation: Conversation) -> list[dict]:
     """The current branch in the OpenAI Chat Completions `messages` format, as the model
     reads it; attachments stay ids (an export carries no file data)."""
-    branch = _branch_messages(selectors.conversation_branch(conversation=conversation))
+    branch = _branch_messages(conversation_id=conversation.id, leaf_id=conversation.current_leaf_id)
     return message_to_chat_completion_input(branch, system_prompt=conversation.system_prompt)
 
 

@@ -11,17 +11,28 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection, transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from ..models import ApiKey, Attachment, ContentItem, Conversation, Feedback, Message
+from ..lookups import AnyOf
+from ..models import (
+    ApiKey,
+    Attachment,
+    ContentItem,
+    Conversation,
+    Feedback,
+    Message,
+    Reference,
+)
 from ..serialization import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
+    REFERENCE_FIELDS,
     conversation_to_dict,
     feedback_to_dict,
     iso,
+    item_to_dict,
     message_to_dict,
     storable,
 )
@@ -182,6 +193,34 @@ def _messages_in_order(ids: list) -> list[Message]:
 def message_path(*, conversation_id, leaf_id) -> list[Message]:
     """The messages from the root down to `leaf_id`, with content and references."""
     return _messages_in_order(message_path_ids(conversation_id=conversation_id, leaf_id=leaf_id))
+
+
+def message_path_contents(*, conversation_id, leaf_id, skip_replies=()) -> list[dict]:
+    """What the messages from the root down to `leaf_id` say, as `{"role", "content",
+    "references"}` (items and references in the API shape), leaving out assistant
+    replies whose status is in `skip_replies`. Read as plain values, without model
+    instances, and only what that needs: a model reads the whole branch at every turn."""
+    if leaf_id is None:
+        return []
+    tree = Message.objects.filter(conversation_id=conversation_id)
+    nodes = {row[0]: row for row in tree.values_list("id", "parent_id", "role", "status")}
+    path = []
+    node = nodes.get(leaf_id)
+    while node is not None:
+        message_id, parent_id, role, status = node
+        if not (role == Message.Role.ASSISTANT and status in skip_replies):
+            path.append((message_id, role))
+        node = nodes.get(parent_id)
+    path.reverse()
+    ids = [message_id for message_id, _ in path]
+    contents = {message_id: {"content": [], "references": []} for message_id in ids}
+    items = ContentItem.objects.filter(AnyOf(F("message_id"), ids)).order_by("index")
+    for message_id, *columns in items.values_list("message_id", "type", "text", "data"):
+        contents[message_id]["content"].append(item_to_dict(*columns))
+    references = Reference.objects.filter(AnyOf(F("message_id"), ids)).order_by("index")
+    for message_id, *columns in references.values_list(*("message_id", *REFERENCE_FIELDS)):
+        contents[message_id]["references"].append(dict(zip(REFERENCE_FIELDS, columns, strict=True)))
+    return [{"role": role, **contents[message_id]} for message_id, role in path]
 
 
 def message_path_tail(*, conversation_id, leaf_id, limit: int) -> tuple[list[Message], bool]:

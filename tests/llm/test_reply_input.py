@@ -118,3 +118,28 @@ def test_tool_calls_and_their_outputs_stay_in_the_branch(alice):
         owner=conversation.owner, conversation_id=conversation.id, content="thanks"
     )
     assert reply_input(reply=reply)[1]["content"] == calls
+
+
+def test_references_quoted_turns_ago_still_reach_the_model_in_order(alice):
+    conversation = services.conversation_create(owner=alice)
+    quoted = [
+        {"type": "text", "name": "Spec", "url": "https://s.example", "content": "first"},
+        {"type": "text", "name": "Notes", "url": "", "content": "second"},
+    ]
+    first, _ = services.message_continue(
+        owner=conversation.owner,
+        conversation_id=conversation.id,
+        content="compare these",
+        references=quoted,
+    )
+    finish(first, "they differ")
+    reply, _ = services.message_continue(
+        owner=conversation.owner, conversation_id=conversation.id, content="how?"
+    )
+    messages = reply_input(reply=reply)
+    assert [m["references"] for m in messages] == [quoted, [], []]
+    assert texts(messages) == [
+        ("user", "compare these"),
+        ("assistant", "they differ"),
+        ("user", "how?"),
+    ]
