@@ -216,9 +216,9 @@ def _choose_model(locked: Conversation, model: str) -> list[str]:
 
 
 def _append_turn(
-    *, conversation_id, owner=None, parent_for, items, references, idempotency_key, model=""
+    *, conversation_id, owner=None, parent_id_for, items, references, idempotency_key, model=""
 ) -> tuple[Message, bool]:
-    """Store a user message under `parent_for(locked_conversation)` and its reply, and show
+    """Store a user message under `parent_id_for(locked_conversation)` and its reply, and show
     the reply; or, for an `idempotency_key` used before, return that reply unchanged.
     `model` (an id the picker offers, or empty) is the conversation's model from now on.
     `owner`: a 404 unless the conversation is theirs."""
@@ -232,7 +232,7 @@ def _append_turn(
     fields = ["current_leaf", "updated_at", *_choose_model(locked, model)]
     user_message = Message(
         conversation=locked,
-        parent=parent_for(locked),
+        parent_id=parent_id_for(locked),
         role=Message.Role.USER,
         flags=flags,
         completed_at=timezone.now(),
@@ -274,9 +274,10 @@ def message_continue(
     for an `idempotency_key` already used in this conversation, that reply and False.
     """
 
-    def parent_for(locked: Conversation) -> Message | None:
+    def parent_id_for(locked: Conversation):
         if not parent_id:
-            return locked.current_leaf
+            # Its id only: the leaf's row is read with the branch (`reply_input`).
+            return locked.current_leaf_id
         try:
             parent = Message.objects.get(conversation=locked, id=uuid.UUID(str(parent_id)))
         except (ValueError, Message.DoesNotExist):
@@ -285,12 +286,12 @@ def message_continue(
             ) from None
         if parent.role == Message.Role.USER:
             raise InvalidParent("parent_id names a user message: reply under an answer instead.")
-        return parent
+        return parent.id
 
     return _append_turn(
         conversation_id=conversation_id,
         owner=owner,
-        parent_for=parent_for,
+        parent_id_for=parent_id_for,
         items=parse_user_content(content, owner_id=owner.pk, attachments=attachments),
         references=parse_references(references),
         idempotency_key=idempotency_key,
@@ -318,15 +319,15 @@ def message_edit(
     else:
         references = parse_references(references)
 
-    def parent_for(locked: Conversation) -> Message | None:
+    def parent_id_for(locked: Conversation):
         if not Message.objects.filter(id=message.id).exists():
             raise NotEditable("That message was deleted.")
-        return message.parent
+        return message.parent_id
 
     owner_id = message.conversation.owner_id
     return _append_turn(
         conversation_id=message.conversation_id,
-        parent_for=parent_for,
+        parent_id_for=parent_id_for,
         items=parse_user_content(content, owner_id=owner_id, attachments=attachments),
         references=references,
         idempotency_key=idempotency_key,
