@@ -172,19 +172,24 @@ async def replies_at_once(transport, upstream, account, count: int, tokens: int)
 
 async def latency(upstream, accounts, report: Report, args) -> None:
     """1. One reply at a time: how long until its first delta, against the model itself,
-    in new conversations and in conversations of `args.large` messages (the model then
-    reads them all, so the baseline sends the SDK the same history). The paths take turns,
-    a reply each, so that the machine speeding up or slowing down meanwhile (it does, on
-    shared cores) moves them alike."""
+    in new conversations, in conversations that go on a turn a reply (as a chat does),
+    and in conversations of `args.large` messages (the model reads the whole branch, so
+    the baseline sends the SDK the same history). The paths take turns, a reply each, so
+    that the machine speeding up or slowing down meanwhile (it does, on shared cores)
+    moves them alike."""
     tokens, timeout = 20, timeout_for(20)
     history = [_chat_message(row) for row in export(args.large, "")["messages"]]
+    going_paths = [f"{path}, going on" for path in TRANSPORTS]
     long_paths = [f"{path}, {args.large:,} messages" for path in TRANSPORTS]
-    replies = {path: [] for path in (*TRANSPORTS, *long_paths)}
+    replies = {path: [] for path in (*TRANSPORTS, *going_paths, *long_paths)}
+    # What the model has read in the conversations that go on: each turn and its answer.
+    going_history = []
     sdk = direct_client(upstream)
     async with servers(upstream) as [server]:
         client = Client(server, accounts["bench"])
         try:
             ids = await client.conversations(2 * args.replies + 1)
+            going_sse, going_ws = await client.conversations(2)
             # Each long conversation grows by a turn a reply, as a long chat does.
             long_sse, long_ws = await imports(client, 2, args.large)
             database_analyze()
@@ -192,22 +197,29 @@ async def latency(upstream, accounts, report: Report, args) -> None:
             for sse_id, ws_id in zip(ids[: args.replies], ids[args.replies : -1], strict=True):
                 for (direct, sse, websocket), asked, sse_to, ws_to in (
                     (TRANSPORTS, (), sse_id, ws_id),
+                    (going_paths, going_history, going_sse, going_ws),
                     (long_paths, history, long_sse, long_ws),
                 ):
-                    replies[direct].append(await direct_reply(sdk, prompt(tokens), timeout, asked))
+                    reply = await direct_reply(sdk, prompt(tokens), timeout, asked)
+                    replies[direct].append(reply)
                     replies[sse].append(await client.sse_reply(sse_to, prompt(tokens), timeout))
                     replies[websocket] += await client.ws_replies(
                         [ws_to], prompt(tokens), timeout, together=False
                     )
+                    if asked is going_history:
+                        going_history += [
+                            {"role": "user", "content": prompt(tokens)},
+                            {"role": "assistant", "content": reply.text},
+                        ]
             stored = {
                 path: await client.stored_replies(replies[path])
-                for path in (*TRANSPORTS[1:], *long_paths[1:])
+                for path in (*TRANSPORTS[1:], *going_paths[1:], *long_paths[1:])
             }
         finally:
             await client.close()
             await sdk.close()
     rows = []
-    for paths in (TRANSPORTS, long_paths):
+    for paths in (TRANSPORTS, going_paths, long_paths):
         direct = None
         for path in paths:
             phase = Phase(replies[path], stored.get(path))
@@ -226,8 +238,10 @@ async def latency(upstream, accounts, report: Report, args) -> None:
         "conversations, direct, ...), on one server, from the request (SSE: `POST "
         "/api/conversations/<id>/continue/`; websocket: the `message.create` frame on a tab "
         "already open; direct: the SDK on the model) to the first text. Each reply "
-        f"of the first three paths starts a new conversation; those of the last three go on "
-        f"in a conversation imported with {args.large:,} messages (`--large`), one per path, "
+        "of the first three paths starts a new conversation; those of the next three go on "
+        "in one conversation per path, as a chat does (the direct SDK sends the model the "
+        "turns before, as the app does: up to 60 messages); those of the last three in a "
+        f"conversation imported with {args.large:,} messages (`--large`), one per path, "
         "which grows by each turn, and the direct SDK sends the model the same "
         f"{args.large:,} messages before the question. The SDK sends its requests as the app "
         "does, with `post` and a plain JSON body: `create` takes longer to build its typed "
