@@ -412,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._record(None)
-        if self.path.rstrip("/") == "/v1/models":
+        if self.path.rstrip("/") == "/v1/models" and self.server.fake.models is not None:
             self._json(
                 200,
                 {
@@ -547,7 +547,7 @@ class FakeOpenAI:
         self.replies: deque[Reply] = deque()
         self.flagged_words: dict[str, str] = {}  # moderation: word -> category it flags
         self.moderation_error: int | None = None  # moderation answers this status instead
-        self.models: list[str] = ["fake-model"]  # what /v1/models lists
+        self.models: list[str] | None = ["fake-model"]  # what /v1/models lists (None: 404)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
         # A short poll interval so that stopping the server does not slow every test down.

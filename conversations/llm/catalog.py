@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 UPSTREAM_PROVIDERS = {OpenAIChatProvider.name, OpenAIResponsesProvider.name}
 # Seconds the upstream's list is kept: new models show up within a minute.
 CACHE_SECONDS = 60
+# Seconds the configured model stands in for a list the upstream did not give: it is
+# asked again after that, not at every turn that names a model (a server without
+# `/models` cost each such turn a request and a warning).
+UNLISTED_SECONDS = 10
 # `created` of a model the server has no date for: when this process started.
 STARTED = int(time.time())
 
@@ -34,7 +38,8 @@ async def _upstream_models() -> list[dict]:
 
 def available_models() -> list[dict]:
     """`[{"id", "created", "owned_by"}]`: the models a request may name. When the upstream
-    cannot list its models, the configured one (not cached, so the list comes back)."""
+    cannot list its models, the configured one (for `UNLISTED_SECONDS`, so the list comes
+    back soon)."""
     name = provider_name()
     configured = [{"id": model_name(), "created": STARTED, "owned_by": name}]
     if name not in UPSTREAM_PROVIDERS:
@@ -45,13 +50,14 @@ def available_models() -> list[dict]:
     except Exception:  # the cache's server is away: ask the upstream
         models = None
     if models is None:
+        seconds = CACHE_SECONDS
         try:
             models = async_to_sync(_upstream_models)()
         except openai.OpenAIError as exc:
             logger.warning("The model server did not list its models: %s", provider_error(exc))
-            return configured
+            models, seconds = configured, UNLISTED_SECONDS
         try:
-            cache.set(key, models, CACHE_SECONDS)
+            cache.set(key, models, seconds)
         except Exception:
             logger.debug("The model list was not cached", exc_info=True)
     return models

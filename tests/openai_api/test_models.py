@@ -20,6 +20,20 @@ def test_the_upstreams_list_is_asked_once_then_cached(fake_openai, client):
     assert len(asked) == 1
 
 
+def test_a_server_that_lists_no_models_is_asked_again_only_after_a_while(fake_openai, client):
+    fake_openai.models = None  # its /v1/models answers 404
+
+    first = client.models.list()
+    second = client.models.list()
+
+    # The configured model stands in, and the server is not asked at every request
+    # (each turn that names a model asked it, then logged a warning).
+    assert [model.id for model in first.data] == [model.id for model in second.data]
+    assert len(first.data) == 1
+    asked = [r for r in fake_openai.requests if r.path.rstrip("/") == "/v1/models"]
+    assert len(asked) == 1
+
+
 def test_the_demo_provider_offers_its_own_model(client, settings):
     settings.LLM_PROVIDER = "demo"
     settings.LLM_MODEL = ""
