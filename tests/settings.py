@@ -47,3 +47,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 # Throttle counters per test process (tests clear them; never flush a shared Redis).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not Django's shared in-memory database: there, a table another thread
+    # writes is refused at once ("database table is locked", no waiting), which the
+    # live server's threads and the reply runners hit beside the tests' own.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"chatproject-test-{os.getpid()}.sqlite3")
+    }
