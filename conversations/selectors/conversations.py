@@ -173,7 +173,11 @@ def message_path_ids(*, conversation_id, leaf_id) -> list:
     """Ids from the root down to `leaf_id` (empty when there is no leaf)."""
     if leaf_id is None:
         return []
-    parents = _parents(conversation_id)
+    return _root_down(_parents(conversation_id), leaf_id)
+
+
+def _root_down(parents: dict, leaf_id) -> list:
+    """Ids from the root down to `leaf_id`, given each message's parent id."""
     path = []
     node = leaf_id
     while node is not None:
@@ -203,16 +207,15 @@ def message_path_contents(*, conversation_id, leaf_id, skip_replies=()) -> list[
     if leaf_id is None:
         return []
     tree = Message.objects.filter(conversation_id=conversation_id)
-    nodes = {row[0]: row for row in tree.values_list("id", "parent_id", "role", "status")}
-    path = []
-    node = nodes.get(leaf_id)
-    while node is not None:
-        message_id, parent_id, role, status = node
-        if not (role == Message.Role.ASSISTANT and status in skip_replies):
-            path.append((message_id, role))
-        node = nodes.get(parent_id)
-    path.reverse()
-    ids = [message_id for message_id, _ in path]
+    parents, roles, skipped = {}, {}, set()
+    for message_id, parent_id, role, status in tree.values_list(
+        "id", "parent_id", "role", "status"
+    ):
+        parents[message_id], roles[message_id] = parent_id, role
+        if role == Message.Role.ASSISTANT and status in skip_replies:
+            skipped.add(message_id)
+    # A leaf deleted meanwhile has no role: it is left out, as `message_path` leaves it.
+    ids = [i for i in _root_down(parents, leaf_id) if i in roles and i not in skipped]
     contents = {message_id: {"content": [], "references": []} for message_id in ids}
     items = ContentItem.objects.filter(AnyOf(F("message_id"), ids)).order_by("index")
     for message_id, *columns in items.values_list("message_id", "type", "text", "data"):
@@ -220,7 +223,7 @@ def message_path_contents(*, conversation_id, leaf_id, skip_replies=()) -> list[
     references = Reference.objects.filter(AnyOf(F("message_id"), ids)).order_by("index")
     for message_id, *columns in references.values_list(*("message_id", *REFERENCE_FIELDS)):
         contents[message_id]["references"].append(dict(zip(REFERENCE_FIELDS, columns, strict=True)))
-    return [{"role": role, **contents[message_id]} for message_id, role in path]
+    return [{"role": roles[message_id], **contents[message_id]} for message_id in ids]
 
 
 def message_path_tail(*, conversation_id, leaf_id, limit: int) -> tuple[list[Message], bool]:
