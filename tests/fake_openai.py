@@ -65,6 +65,12 @@ class Reply:
     error: dict | None = None  # the OpenAI error object sent with a non-200 status
     stream_error: dict | None = None  # an error reported inside a started stream
     failed: dict | None = None  # Responses only: ends with response.failed and this error
+    # How the stream's lines end ("\r\n" and "\r" are SSE too: sse-starlette, which
+    # llama.cpp's Python server uses, sends CRLF). Other than "\n", each event's JSON is
+    # also sent over two `data:` lines (the SSE way to send a value with a newline), and
+    # written in two chunks cut just after the first CR, 10 ms apart, so that a CRLF
+    # arrives in halves.
+    line_end: str = "\n"
 
     @property
     def finish_reason(self) -> str:
@@ -523,9 +529,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if number and reply.pace:
                 time.sleep(reply.pace)
-            data = frame.encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
+            pieces = [frame.encode()]
+            if reply.line_end != "\n":
+                data = frame.replace(", ", ",\ndata: ", 1).replace("\n", reply.line_end).encode()
+                cut = data.index(b"\r") + 1
+                pieces = [data[:cut], data[cut:]]
+            for position, piece in enumerate(pieces):
+                if position:
+                    time.sleep(0.01)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
 
 
@@ -584,6 +597,7 @@ class FakeOpenAI:
         end_after: int | None = None,
         stream_error: dict | None = None,
         failed: dict | None = None,
+        line_end: str = "\n",
     ) -> Reply:
         """Queue one model turn; a string `text` streams word by word, a list chunk by chunk."""
         scripted = Reply(
@@ -601,6 +615,7 @@ class FakeOpenAI:
             end_after=end_after,
             stream_error=stream_error,
             failed=failed,
+            line_end=line_end,
         )
         self.replies.append(scripted)
         return scripted

@@ -1,9 +1,12 @@
-"""What both OpenAI providers share: the SDK client from settings and the error mapping."""
+"""What both OpenAI providers share: the SDK client from settings, the reading of its
+streams, and the error mapping."""
 
 import asyncio
 import contextlib
+import json
 import weakref
 
+import httpx2
 import openai
 from django.conf import settings
 
@@ -29,6 +32,8 @@ _BODY_CODES = {
 # pool) costs tens of milliseconds, so replies share it and its open connections. Its
 # connections belong to one event loop; a loop that ends takes its clients with it.
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# How long the end of a stream's body is waited for after its `[DONE]`.
+DRAIN_SECONDS = 0.1
 
 
 def client() -> openai.AsyncOpenAI:
@@ -81,18 +86,75 @@ class _Reading:
 @contextlib.asynccontextmanager
 async def json_events(path: str, body: dict):
     """The events of a streamed `POST path` to the model server, as the plain JSON they
-    arrive in (building the SDK's typed chunk for each token cost more CPU than everything
-    else a reply does, see bench/). The SDK's errors come out as ProviderError. Leaving
-    the block (the stream's end, a cancel, a timeout) closes the stream, which frees its
-    connection for the next reply on this client."""
+    arrive in. The SDK sends the request (retries, errors by status); the stream's bytes
+    are read here (`_event_data`): the SDK's typed chunks, then its own event decoder,
+    cost more CPU per token than everything else a reply does (see bench/). The SDK's
+    errors come out as ProviderError. Leaving the block (the stream's end, a cancel, a
+    timeout) closes the stream, which frees its connection for the next reply."""
     try:
         stream = await client().post(
             path, body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[object]
         )
-        async with stream as events, _reading(stream):
-            yield events
+        events = contextlib.aclosing(_json_events(stream.response))
+        async with stream, _reading(stream), events as json_events:
+            yield json_events
     except openai.OpenAIError as exc:
         raise provider_error(exc) from exc
+
+
+async def _json_events(response: httpx2.Response):
+    """The JSON of each event of `response` up to `[DONE]`, as the SDK reads them: an event
+    holding an `error` is raised as the SDK's APIError, a timeout or a broken connection
+    as its APITimeoutError and APIConnectionError."""
+    chunks = response.aiter_bytes()
+    try:
+        async for data in _event_data(chunks):
+            if data.startswith(b"[DONE]"):
+                await _drain(chunks)
+                return
+            event = json.loads(data)
+            if isinstance(event, dict) and event.get("error"):
+                error = event["error"]
+                message = error.get("message") if isinstance(error, dict) else None
+                if not isinstance(message, str) or not message:
+                    message = "An error occurred during streaming"
+                raise openai.APIError(message, request=response.request, body=error)
+            yield event
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.request) from exc
+    except httpx2.RequestError as exc:
+        raise openai.APIConnectionError(request=response.request) from exc
+
+
+async def _drain(chunks) -> None:
+    """Read what follows `[DONE]` (the body's end) for a moment, as the SDK does: a body
+    read to its end leaves its connection to the next request (HTTP/1.1)."""
+    with contextlib.suppress(TimeoutError, httpx2.RequestError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in chunks:
+                pass
+
+
+async def _event_data(chunks):
+    """The `data` of each server-sent event in `chunks` (bytes as they arrive): an event
+    ends at a blank line, its `data:` lines are joined by newlines, other fields and
+    comments are skipped. Lines may end with LF, CRLF or CR."""
+    pending = b""
+    async for chunk in chunks:
+        pending += chunk
+        if b"\r" in pending:
+            # A CR at the end may be half of a CRLF whose LF has not come yet.
+            held = b"\r" if pending.endswith(b"\r") else b""
+            pending = pending[: len(pending) - len(held)].replace(b"\r\n", b"\n")
+            pending = pending.replace(b"\r", b"\n") + held
+        *events, pending = pending.split(b"\n\n")
+        for event in events:
+            if event.startswith(b"data: ") and b"\n" not in event:
+                yield event[6:]  # the usual event: one data line
+                continue
+            lines = [line[5:] for line in event.split(b"\n") if line.startswith(b"data:")]
+            if lines:
+                yield b"\n".join(line.removeprefix(b" ") for line in lines)
 
 
 @contextlib.asynccontextmanager

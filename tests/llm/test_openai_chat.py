@@ -34,6 +34,20 @@ async def test_text_streams_with_reasoning_and_usage(fake_openai):
     assert fake_openai.requests[-1].headers["authorization"] == "Bearer sk-test"
 
 
+@pytest.mark.parametrize("line_end", ["\r\n", "\r"])
+async def test_a_stream_whose_lines_end_in_crlf_or_cr_reads_the_same(fake_openai, line_end):
+    fake_openai.reply("Hello there, Alice.", usage=(11, 4, 0), line_end=line_end)
+    reply, events, error = await run([user("Hi")])
+
+    assert error is None
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hello ", "there, ", "Alice."]
+    assert reply.content == [
+        {"type": "output_text", "text": "Hello there, Alice.", "annotations": []}
+    ]
+    assert reply.usage == {"input_tokens": 11, "output_tokens": 4, "reasoning_tokens": 0}
+    assert reply.finish_reason == "stop"
+
+
 async def test_the_model_named_by_the_conversation_wins_over_the_setting(fake_openai):
     await run([user("Hi")], model="other-model")
     assert fake_openai.requests[-1].body["model"] == "other-model"

@@ -104,6 +104,15 @@ async def test_an_incomplete_response_says_why(responses, finish, reason):
     assert reply.finish_reason == reason
 
 
+async def test_events_whose_lines_end_in_crlf_read_the_same(responses):
+    # `event:` and `data:` lines, each event cut in two between its CR and its LF.
+    responses.reply("alpha beta", usage=(3, 2, 0), line_end="\r\n")
+    reply, _, error = await run([user("Hi")])
+    assert error is None
+    assert reply.content == [{"type": "output_text", "text": "alpha beta", "annotations": []}]
+    assert reply.usage == {"input_tokens": 3, "output_tokens": 2, "reasoning_tokens": 0}
+
+
 async def test_an_error_event_mid_stream_keeps_the_text(responses):
     responses.reply(
         "Some text", stream_error={"code": "context_length_exceeded", "message": "Too long."}
