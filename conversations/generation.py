@@ -111,6 +111,7 @@ class ReplyRunner:
         self.pending = []  # (item_index, item_type, delta) not yet numbered and sent
         self.flush_handle = None
         self.last_publish = 0.0  # so the first delta's frame is due at once
+        self.held = False  # the model's stream was held unread until the next frame is due
         self.last_checkpoint = 0.0
         self.checkpoint_every = CHECKPOINT_INTERVAL
         self.writing = None  # the checkpoint being written, if any
@@ -200,7 +201,7 @@ class ReplyRunner:
         self.pending.append((item_index, item_type, delta))
         if self.flush_handle is None:
             wait = self.last_publish + self.coalesce_interval() - time.monotonic()
-            if wait > 0:
+            if wait > 0 and not self.held:
                 # Its frame is not due yet: the deltas that come meanwhile wait unread in
                 # the socket, then are read in one go: one read and one wake-up of the
                 # stream, not one each (a 200-token reply read its socket 235 times, now 75).
@@ -213,12 +214,20 @@ class ReplyRunner:
                     if connection is not None:
                         connection.resume_reading()
             # The frame goes out once all that came is read (the stream waits again).
+            self.held = False
             self.flush_handle = asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Send the deltas read so far as frames, and start a checkpoint if one is due
-        while the reply streams (once it has ended, only its finish writes)."""
+        """Send the deltas read so far as frames, hold the model's stream unread until the
+        next frame is due, and start a checkpoint if one is due while the reply streams
+        (once it has ended, only its finish writes)."""
         asyncio.get_running_loop().create_task(self.publish())
+        connection = upstream_reading.get()
+        if self.streaming and connection is not None:
+            # The next frame's deltas are then read in one go when it is due, not the
+            # first of them as soon as it comes, then the rest (one wake-up of the
+            # stream a frame, not two).
+            self.held = connection.hold(self.coalesce_interval())
         due = time.monotonic() - self.last_checkpoint >= self.checkpoint_interval()
         if self.streaming and due and (self.writing is None or self.writing.done()):
             # Written beside the stream, never in its way: the tokens go on to the tabs

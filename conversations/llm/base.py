@@ -11,9 +11,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 # While a provider streams the model's reply, the connection it reads it from (with
-# `pause_reading` and `resume_reading`), or None: the runner pauses it while deltas wait
-# for their frame, so those that come meanwhile wait in the socket and are read in one go
-# (`generation.ReplyRunner.on_delta`).
+# `pause_reading`, `resume_reading` and `hold(seconds)`), or None: the runner pauses it
+# until the next frame is due, so the deltas that come meanwhile wait in the socket and
+# are read in one go (`generation.ReplyRunner.on_delta` and `flush`).
 upstream_reading: ContextVar = ContextVar("upstream_reading", default=None)
 
 

@@ -70,6 +70,15 @@ class _Reading:
     def __init__(self, response):
         self.response = response
         self.paused = None  # the protocol paused, until resumed
+        self.resuming = None  # the timer that resumes it (`hold`)
+
+    def hold(self, seconds: float) -> bool:
+        """Pause for `seconds` (False: nothing to pause)."""
+        self.pause_reading()
+        if self.paused is None:
+            return False
+        self.resuming = asyncio.get_running_loop().call_later(seconds, self.resume_reading)
+        return True
 
     def pause_reading(self) -> None:
         connection = self.response.connection
@@ -78,6 +87,9 @@ class _Reading:
             self.paused.pause_reading()
 
     def resume_reading(self) -> None:
+        if self.resuming is not None:
+            self.resuming.cancel()
+            self.resuming = None
         if self.paused is not None:
             self.paused.resume_reading()
             self.paused = None
@@ -166,10 +178,13 @@ async def _reading(stream: openai.AsyncStream):
         response = stream.response.stream._stream._aiohttp_response
     except AttributeError:
         response = None
-    upstream_reading.set(None if response is None else _Reading(response))
+    reading = None if response is None else _Reading(response)
+    upstream_reading.set(reading)
     try:
         yield
     finally:
+        if reading is not None:
+            reading.resume_reading()  # before the connection goes back to the pool
         # Set, not reset: a stream left unfinished is closed later, in another context.
         upstream_reading.set(None)
 
