@@ -150,16 +150,23 @@ async def _drain(chunks) -> None:
 async def _event_data(chunks):
     """The `data` of each server-sent event in `chunks` (bytes as they arrive): an event
     ends at a blank line, its `data:` lines are joined by newlines, other fields and
-    comments are skipped. Lines may end with LF, CRLF or CR."""
-    pending = b""
+    comments are skipped. Lines may end with LF, CRLF or CR. Each chunk is scanned once,
+    however long an event grows over many chunks."""
+    parts = []  # what came since the last event ended
+    after_cr = False  # the last chunk ended with a CR: an LF first in the next is its CRLF's
     async for chunk in chunks:
-        pending += chunk
-        if b"\r" in pending:
-            # A CR at the end may be half of a CRLF whose LF has not come yet.
-            held = b"\r" if pending.endswith(b"\r") else b""
-            pending = pending[: len(pending) - len(held)].replace(b"\r\n", b"\n")
-            pending = pending.replace(b"\r", b"\n") + held
-        *events, pending = pending.split(b"\n\n")
+        if after_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        after_cr = chunk.endswith(b"\r")
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not chunk:
+            continue
+        if b"\n\n" not in (parts[-1][-1:] if parts else b"") + chunk:
+            parts.append(chunk)  # no event ended in it
+            continue
+        *events, rest = b"".join([*parts, chunk]).split(b"\n\n")
+        parts = [rest] if rest else []
         for event in events:
             if event.startswith(b"data: ") and b"\n" not in event:
                 yield event[6:]  # the usual event: one data line
